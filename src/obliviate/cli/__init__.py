@@ -1,0 +1,50 @@
+"""The ``obliviate`` command line. Each subcommand lives in its own module in this package and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` (called with the parsed args, returns an exit
+code). Modules are discovered here, so adding a subcommand touches one file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from obliviate.errors import ObliviateError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="obliviate",
+        description="LLM unlearning: remove the influence of training data, then prove how well it worked.",
+        epilog="Start with:  obliviate demo        (offline, CPU, a few minutes)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from obliviate import __version__
+
+    parser.add_argument("--version", action="version", version=f"obliviate {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except ObliviateError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

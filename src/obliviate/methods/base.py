@@ -1,0 +1,88 @@
+"""The method contract: a small object with a ``loss`` (a Protocol, not a base class), plus shared components.
+
+A method module holds ``<Name>Config`` (a dataclass) and ``<Name>`` decorated with ``@register_method("<name>")``.
+What methods share (the retain term) comes by composition through :class:`RetainTerm`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from obliviate import losses
+from obliviate.registry import Registry
+from obliviate.types import Batch, LossOutput
+
+if TYPE_CHECKING:
+    from obliviate.train.reference import Reference
+
+
+@runtime_checkable
+class Method(Protocol):
+    """What the training loop needs from a method.
+
+    Attributes:
+        Config: the method's own config dataclass; its fields are the method's options.
+        needs_reference: the loop must provide a frozen :class:`Reference` (set per instance: it can depend on cfg).
+        needs_retain: the method cannot run without retain data.
+        needs_alt: forget batches must carry ``alt`` (the same prompts with a refusal answer).
+
+    Optional hooks the loop calls when present: ``setup(model, ref)`` once before training (after the model is
+    prepared), and ``finalize(model, ref)`` once after the last step (e.g. task-vector negation).
+    """
+
+    Config: ClassVar[type]
+    needs_reference: bool
+    needs_retain: bool
+    needs_alt: bool
+
+    def loss(self, model: nn.Module, forget: Batch, retain: Batch | None, ref: Reference | None) -> LossOutput: ...
+
+
+METHODS: Registry[Any] = Registry("method")
+register_method = METHODS.register
+
+
+def forward_logits(model: nn.Module, batch: Batch) -> torch.Tensor:
+    """(B, T, V) logits of ``model`` on ``batch`` (labels are not passed: the loss is ours, not the model's)."""
+    return model(**batch.model_inputs()).logits
+
+
+@dataclass
+class RetainTerm:
+    """The retain-side regulariser shared by many methods.
+
+    kind: ``nll`` (mean token NLL on retain, keeps the model fitting D_r), ``kl`` (forward KL(p_ref || p_theta) on
+    retain tokens against the frozen reference) or ``none``. weight: its coefficient in the total loss.
+    """
+
+    kind: str = "nll"
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("nll", "kl", "none"):
+            raise ValueError(f"retain.kind must be one of nll, kl, none (got {self.kind!r})")
+
+    @property
+    def active(self) -> bool:
+        return self.kind != "none" and self.weight != 0.0
+
+    @property
+    def needs_reference(self) -> bool:
+        return self.active and self.kind == "kl"
+
+    def __call__(self, model: nn.Module, retain: Batch | None, ref: Reference | None) -> tuple[torch.Tensor, dict]:
+        """Weighted retain loss and its log entry; a zero tensor when inactive or when there is no retain batch."""
+        if not self.active or retain is None:
+            return torch.zeros((), device=retain.input_ids.device if retain is not None else "cpu"), {}
+        logits = forward_logits(model, retain)
+        if self.kind == "nll":
+            term = losses.masked_mean_nll(logits, retain.labels)
+            return self.weight * term, {"retain_nll": term.item()}
+        if ref is None:
+            raise RuntimeError("retain.kind=kl needs the frozen reference model")
+        term = losses.kl_to_ref(logits, ref.logits(retain), retain.labels)
+        return self.weight * term, {"retain_kl": term.item()}
