@@ -89,6 +89,8 @@ class RunConfig:
     overwrite: bool = False
     resume: bool = False
     stop_retain_drop: float | None = None  # continual unlearning: stop a request when retain accuracy drops more (0.03 = 3 %)
+    # (None: 0.03 when data.forget lists several requests, off for one; 0: off)
+    stop_check_every: int = 0  # optimiser steps between retain-accuracy checks (0: about 10 checks per request)
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -205,9 +207,14 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+PROVENANCE_KEYS = ("obliviate_version", "git_sha")  # stamped into saved configs by utils.io.provenance()
+
+
 def load_config(preset: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
     """Defaults <- preset YAML <- dotlist overrides, validated into a :class:`RunConfig`."""
     data = load_yaml(preset) if preset else {}
+    for key in PROVENANCE_KEYS:  # a run's saved config.yaml works as a preset
+        data.pop(key, None)
     data = merge(data, parse_overrides(list(overrides or [])))
     if isinstance(data.get("data", {}).get("forget"), str):
         data["data"]["forget"] = [data["data"]["forget"]]

@@ -47,3 +47,15 @@ class LossOutput:
 
     loss: torch.Tensor  # scalar
     logs: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class MetricResult:
+    """One metric's outcome. ``status`` is ``ok`` or ``skipped`` (with the reason in ``note``): a missing
+    dependency is never a silent None. ``per_sample`` holds per-row values keyed by row index (as strings in JSON)."""
+
+    value: float | None
+    per_sample: dict[str, float] = field(default_factory=dict)
+    status: str = "ok"  # ok | skipped
+    note: str = ""
+    extra: dict = field(default_factory=dict)  # metric-specific aggregates (e.g. ks statistic next to p-value)

@@ -1,0 +1,240 @@
+"""The unlearning pipeline: config -> model, data, method -> training (one or several forget requests) -> run dir.
+
+    from obliviate import load_config, unlearn
+    result = unlearn(load_config("configs/smoke_tiny.yaml", ["train.max_steps=10"]))
+    print(result.summary["status"], result.model_dir)
+
+A run works in ``<parent>/.<name>.partial/`` next to ``output_dir`` and is renamed to ``output_dir`` only when it
+is complete, so ``output_dir`` never holds a half-written run. An interrupted run (killed, or stopped by the NaN
+guard) keeps its partial folder with ``train_log.jsonl`` and ``checkpoints/``; ``resume=True`` continues it.
+
+Continual unlearning: ``data.forget`` lists several forget sets; request ``r`` starts from request ``r-1``'s result
+and the frozen reference (when the method needs one) stays the original model throughout. With
+``stop_retain_drop`` a request stops early when retain accuracy falls too far (:mod:`obliviate.train.continual`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from obliviate.config import RunConfig, from_dict, to_dict
+from obliviate.errors import ObliviateError
+from obliviate.utils.io import atomic_dir, atomic_write_json, atomic_write_text, provenance
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STOP_DROP = 0.03  # continual runs stop a request at a 3 % relative drop of retain accuracy
+
+
+@dataclass
+class RunResult:
+    """What :func:`unlearn` returns. ``model`` / ``tokenizer`` are the trained objects in memory (None when a
+    completed run was found on ``resume``)."""
+
+    run_dir: Path
+    model_dir: Path  # run_dir / "model" (merged or full model) or run_dir / "adapter" (peft adapter)
+    summary: dict[str, Any]
+    model: Any = None
+    tokenizer: Any = None
+
+
+def build_method(cfg: RunConfig) -> Any:
+    """Instantiate the registered method ``cfg.method.name`` with ``cfg.method.args`` validated into its Config.
+
+    Raises:
+        ObliviateError: unknown method name or option (with a close-name suggestion), or a bad option value.
+    """
+    from obliviate.methods import METHODS
+
+    try:
+        cls = METHODS.get(cfg.method.name)
+    except KeyError as e:
+        raise ObliviateError(f"{e.args[0]}. Set method.name to one of them (`obliviate methods` lists them)") from None
+    return cls(from_dict(cls.Config, cfg.method.args, "method.args"))
+
+
+def stop_threshold(cfg: RunConfig) -> float:
+    """The effective ``stop_retain_drop``: None means 3 % for several requests and off for one; 0 is off."""
+    if cfg.stop_retain_drop is None:
+        return DEFAULT_STOP_DROP if len(cfg.data.forget) > 1 else 0.0
+    if not 0.0 <= cfg.stop_retain_drop < 1.0:
+        raise ObliviateError(f"stop_retain_drop must be in [0, 1) (got {cfg.stop_retain_drop}); e.g. 0.03 for 3 %")
+    return cfg.stop_retain_drop
+
+
+def work_dir(output_dir: str | Path) -> Path:
+    """Where a run in progress lives: ``.<name>.partial`` beside ``output_dir``."""
+    out = Path(output_dir)
+    return out.parent / f".{out.name}.partial"
+
+
+def output_status(cfg: RunConfig) -> str:
+    """``new``, ``resume`` (a partial run to continue), ``done`` (resume of a complete run) or ``overwrite``.
+
+    Raises:
+        ObliviateError: the output dir (or an interrupted run) exists and neither overwrite nor resume is set.
+    """
+    out, work = Path(cfg.output_dir), work_dir(cfg.output_dir)
+    if cfg.overwrite and cfg.resume:
+        raise ObliviateError("overwrite and resume are both set; choose one (--overwrite starts again)")
+    if out.exists() and not out.is_dir():
+        raise ObliviateError(f"output_dir {str(out)!r} is a file; choose a folder path")
+    if cfg.overwrite:
+        return "overwrite"
+    if cfg.resume:
+        return "resume" if work.is_dir() else ("done" if (out / "summary.json").is_file() else "new")
+    if work.is_dir():
+        raise ObliviateError(
+            f"an interrupted run exists in {str(work)!r}; pass --resume to continue it or --overwrite to start again"
+        )
+    if out.exists() and any(out.iterdir()):
+        raise ObliviateError(
+            f"output_dir {str(out)!r} already exists; pass --overwrite to replace it, --resume to continue it, "
+            "or set output_dir to a new folder"
+        )
+    return "new"
+
+
+def check_config(cfg: RunConfig) -> Any:
+    """All checks that need neither the model nor the data; returns the method object."""
+    from obliviate.train.lora import OUTPUTS
+    from obliviate.train.loop import check_train_config
+
+    method = build_method(cfg)
+    check_train_config(cfg.train)
+    stop_threshold(cfg)
+    if cfg.lora.enabled and cfg.lora.output not in OUTPUTS:
+        raise ObliviateError(f"lora.output must be one of {', '.join(OUTPUTS)} (got {cfg.lora.output!r})")
+    if not cfg.data.forget:
+        raise ObliviateError("no forget set given; set data.forget to a file, dataset or world:<split>")
+    if getattr(method, "needs_retain", False) and not cfg.data.retain:
+        raise ObliviateError(f"method {cfg.method.name!r} needs retain data; set data.retain")
+    if cfg.stop_check_every < 0:
+        raise ObliviateError(f"stop_check_every must be >= 0 (got {cfg.stop_check_every})")
+    return method
+
+
+def build_all_data(cfg: RunConfig, tokenizer: Any, method: Any) -> list[Any]:
+    """Tokenised data of every forget request (retain / holdout loaded once and shared)."""
+    from obliviate.data import build_data
+
+    datas = []
+    for r in range(len(cfg.data.forget)):
+        need_alt = bool(getattr(method, "needs_alt", False))
+        datas.append(build_data(cfg.data, tokenizer, need_alt=need_alt, request=r, seed=cfg.train.seed))
+    return datas
+
+
+def _start_work_dir(cfg: RunConfig, status: str, main: bool) -> Path:
+    """Create (or reuse, on resume) the work dir and write the resolved config. Main process only."""
+    work = work_dir(cfg.output_dir)
+    if not main:
+        return work
+    if status in ("new", "overwrite"):
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    resolved = {**to_dict(cfg), **provenance()}
+    resolved["overwrite"] = resolved["resume"] = False  # run flags, not part of the experiment
+    atomic_write_text(work / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    return work
+
+
+def _reference(method: Any, model: Any, lora: bool) -> Any:
+    from obliviate.train.reference import Reference
+
+    if not getattr(method, "needs_reference", False):
+        return None
+    # Under LoRA the base weights are frozen: the same model with adapters disabled *is* the original.
+    return Reference(model, via_disabled_adapter=True) if lora else Reference.copy_of(model)
+
+
+def _save_model(cfg: RunConfig, model: Any, tokenizer: Any, work: Path) -> tuple[Any, Path]:
+    """Write ``model/`` (safetensors + tokenizer) or ``adapter/`` atomically; returns (model, its folder)."""
+    from obliviate.train.lora import merge, save_adapter
+
+    if cfg.lora.enabled and cfg.lora.output == "adapter":
+        with atomic_dir(work / "adapter") as tmp:
+            save_adapter(model, tmp)
+            tokenizer.save_pretrained(tmp)
+        return model, work / "adapter"
+    if cfg.lora.enabled:
+        model = merge(model)
+    with atomic_dir(work / "model") as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+    return model, work / "model"
+
+
+def _finish(work: Path, out: Path) -> None:
+    """Move the complete work dir to ``out`` (replacing an old run there)."""
+    if out.exists():
+        old = out.parent / f".{out.name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+        os.replace(work, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(work, out)
+
+
+def unlearn(cfg: RunConfig, *, progress: bool = True) -> RunResult:
+    """Run one unlearning job as ``cfg`` describes and save the result (see the module docstring).
+
+    Args:
+        cfg: the run config (see :mod:`obliviate.config`); ``cfg.method.args`` is validated into the method's Config.
+        progress: show progress bars.
+
+    Returns:
+        A :class:`RunResult` with the run dir, the saved model (or adapter) dir, the summary and the model itself.
+
+    Raises:
+        ObliviateError: bad config, data, model path or output dir (nothing is written), or a non-finite loss
+            (the partial run keeps its last good checkpoint; resume it after lowering the lr).
+    """
+    from obliviate.models import load_model_and_tokenizer
+    from obliviate.train.continual_run import run_requests
+    from obliviate.train.lora import attach_lora, trainable_report
+    from obliviate.train.loop import make_accelerator
+
+    method = check_config(cfg)
+    status = output_status(cfg)
+    out = Path(cfg.output_dir)
+    if status == "done":
+        log.info("%s is already complete; nothing to resume", out)
+        summary = __import__("json").loads((out / "summary.json").read_text())
+        return RunResult(out, out / summary.get("model_dir", "model"), summary)
+    model, tokenizer = load_model_and_tokenizer(cfg.model)
+    datas = build_all_data(cfg, tokenizer, method)
+    acc = make_accelerator(work_dir(out))
+    work = _start_work_dir(cfg, status, acc.is_main_process)
+    acc.wait_for_everyone()
+    if cfg.lora.enabled:
+        model = attach_lora(model, cfg.lora)
+    ref = _reference(method, model, cfg.lora.enabled)
+    report = trainable_report(model)
+    t0 = time.time()
+    requests = run_requests(cfg, model, tokenizer, method, datas, ref, acc, work, progress=progress)
+    summary = {
+        "method": cfg.method.name,
+        "steps": sum(r["steps"] for r in requests),
+        "time_s": round(time.time() - t0, 3),
+        "requests": requests,
+        "status": "ok",
+        "model_dir": "adapter" if cfg.lora.enabled and cfg.lora.output == "adapter" else "model",
+        "trainable_parameters": asdict(report),
+        "num_processes": acc.num_processes,
+    }
+    if acc.is_main_process:
+        model, _ = _save_model(cfg, model, tokenizer, work)
+        atomic_write_json(work / "summary.json", summary)
+        _finish(work, out)
+    acc.wait_for_everyone()
+    return RunResult(out, out / summary["model_dir"], summary, model, tokenizer)

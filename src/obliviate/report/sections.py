@@ -1,0 +1,270 @@
+"""Report sections built from loaded runs: leaderboard, trade-off scatter, training curves, MIA ROC, all metrics.
+
+Each builder returns a list of :mod:`obliviate.report.doc` blocks and never raises on missing data: what is
+absent becomes a :class:`~obliviate.report.doc.Note` with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from obliviate.report import plots
+from obliviate.report.doc import Block, Bullets, Cell, Figure, Note, Para, Table
+from obliviate.report.fmt import arrow, best_index, fmt_duration, fmt_number, metric_kind
+from obliviate.report.mia import looks_like_mia, member_roc
+from obliviate.report.runs import Run, as_float
+
+# Headline columns, in priority order (regexes over metric names); the full table lists everything.
+_HEADLINE = [
+    r"^forget_quality$",
+    r"model_utility",
+    r"privleak",
+    r"forget.*(acc|exact_match)",
+    r"retain.*(acc|exact_match)",
+    r"holdout.*(acc|exact_match)",
+    r"(general|world|knowledge).*(acc|exact_match)",
+    r"forget.*rouge",
+    r"mia.*(\+\+|pp|plus)",
+    r"extraction",
+]
+_MAX_HEADLINE = 8
+_NOT_TERMS = {"request", "step", "lr", "time_s", "epoch", "tokens"}
+
+
+@dataclass
+class Column:
+    """One metric column: an eval.json metric, or a scalar inside its ``extra`` (``sub``)."""
+
+    metric: str
+    sub: str | None = None
+    higher_is_better: bool | None = None
+    target: float | None = None
+    kind: str = "float"
+
+    @property
+    def title(self) -> str:
+        name = self.metric if self.sub is None else f"{self.metric} · {self.sub}"
+        mark = arrow(self.higher_is_better, self.target)
+        return f"{name} {mark}".rstrip()
+
+    def cell(self, run: Run) -> tuple[float | None, str]:
+        """(value, status) with status ok / skipped / missing / no-eval."""
+        if run.metrics is None:
+            return None, "no-eval"
+        entry = run.metric(self.metric)
+        if entry is None:
+            return None, "missing"
+        status = str(entry.get("status", "ok"))
+        if status != "ok":
+            return None, status
+        raw = entry.get("value") if self.sub is None else (entry.get("extra") or {}).get(self.sub)
+        value = as_float(raw)
+        return value, "ok" if value is not None else "missing"
+
+
+def _columns(rows: list[Run]) -> list[Column]:
+    """Every metric (and scalar extra) found in any row, with metadata from the first row that states it."""
+    cols: dict[tuple[str, str | None], Column] = {}
+    for run in rows:
+        for name, entry in (run.metrics or {}).items():
+            col = cols.setdefault((name, None), Column(name, kind=metric_kind(name, entry)))
+            if col.higher_is_better is None and isinstance(entry.get("higher_is_better"), bool):
+                col.higher_is_better = entry["higher_is_better"]
+            if col.target is None:
+                col.target = as_float(entry.get("target"))
+                if col.target is None and "privleak" in name.lower():
+                    col.target = 0.0  # PrivLeak: 0 means "as detectable as the gold model"
+            for key, val in (entry.get("extra") or {}).items():
+                if as_float(val) is not None and (name, key) not in cols:
+                    stat = "stat" in key.lower()  # a KS statistic: lower = closer to the gold distribution
+                    cols[(name, key)] = Column(name, key, False if stat else None, kind=metric_kind(key))
+    return list(cols.values())
+
+
+def headline_columns(cols: list[Column]) -> list[Column]:
+    """The leaderboard's columns: metrics matching the priority list (plus the KS statistic next to FQ)."""
+    plain = [c for c in cols if c.sub is None]
+    picked: list[Column] = []
+    for pattern in _HEADLINE:
+        for c in plain:
+            if c not in picked and re.search(pattern, c.metric.lower()):
+                picked.append(c)
+                ks = next((s for s in cols if s.metric == c.metric and s.sub and "stat" in s.sub.lower()), None)
+                if ks is not None:
+                    picked.append(ks)
+    if not picked:
+        picked = plain
+    return picked[:_MAX_HEADLINE]
+
+
+def _value_cells(col: Column, rows: list[Run]) -> list[Cell]:
+    vals = [col.cell(r) for r in rows]
+    run_vals = [v if r.role == "run" else None for (v, _), r in zip(vals, rows)]
+    best = best_index(run_vals, col.higher_is_better, col.target)
+    cells = []
+    for i, (v, status) in enumerate(vals):
+        if status == "ok":
+            cells.append(Cell(fmt_number(v, col.kind), bold=i == best))
+        else:
+            cells.append(Cell("skipped" if status == "skipped" else "–", muted=True))
+    return cells
+
+
+REF_MARK = {"gold": "★", "original": "✕"}  # the markers of the reference rows in the plots
+
+
+def _row_label(run: Run) -> str:
+    return f"{REF_MARK[run.role]} {run.label}" if run.role in REF_MARK else run.label
+
+
+def leaderboard(runs: list[Run], refs: dict[str, Run]) -> list[Block]:
+    rows = runs + [refs[k] for k in ("gold", "original") if k in refs]
+    cols = headline_columns(_columns(rows))
+    header = ["Run", "Method", "Steps", "Time", *(c.title for c in cols)]
+    per_col = [_value_cells(c, rows) for c in cols]
+    table_rows = []
+    for i, r in enumerate(rows):
+        steps = r.summary.get("steps")
+        fixed = [Cell(_row_label(r)), Cell(r.method), Cell("–" if steps is None else str(steps)),
+                 Cell(fmt_duration(as_float(r.summary.get("time_s"))))]  # fmt: skip
+        table_rows.append(fixed + [pc[i] for pc in per_col])
+    blocks: list[Block] = [
+        Table(header, table_rows, [r.role for r in rows], numeric_from=2),
+        Para(
+            "↑ higher is better, ↓ lower is better, →0 closest to 0 is better; **bold** marks the best run per column "
+            "(reference rows excluded); ★ gold and ✕ original are reference rows. Metrics without an arrow (e.g. truth ratio) should match the gold model. "
+            "Every metric is listed in [All metrics](#all-metrics)."
+        ),
+    ]
+    blocks += [Note(f"{r.label}: {r.eval_note}") for r in rows if r.metrics is None]
+    for role in ("gold", "original"):
+        if role not in refs:
+            blocks.append(
+                Note(f"no {role} reference row: pass `--{role} DIR` (a folder with the {role} model's eval.json)")
+            )
+    return blocks
+
+
+def all_metrics(runs: list[Run], refs: dict[str, Run]) -> list[Block]:
+    rows = runs + [refs[k] for k in ("gold", "original") if k in refs]
+    rows = [r for r in rows if r.metrics is not None]
+    if not rows:
+        return [Note("no run has an eval.json; evaluate the runs with `obliviate eval`")]
+    header = ["Metric", "Split", *(_row_label(r) for r in rows)]
+    table_rows = []
+    for col in _columns(rows):
+        entry = next((r.metric(col.metric) for r in rows if r.metric(col.metric)), {}) or {}
+        table_rows.append([Cell(col.title), Cell(str(entry.get("split") or "–")), *_value_cells(col, rows)])
+    blocks: list[Block] = [Table(header, table_rows, caption="Rows: metrics; columns: models.", numeric_from=2)]
+    skipped: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        for name, entry in (r.metrics or {}).items():
+            if str(entry.get("status", "ok")) != "ok":
+                skipped.setdefault((name, str(entry.get("note") or "no reason given")), []).append(r.label)
+    if skipped:
+        blocks.append(Para("Skipped metrics and why:"))
+        blocks.append(Bullets([f"`{m}` ({', '.join(who)}): {why}" for (m, why), who in skipped.items()]))
+    return blocks
+
+
+def _axis(cols: list[Column], rows: list[Run], patterns: list[str]) -> Column | None:
+    for pattern in patterns:
+        for c in cols:
+            if c.sub is None and re.search(pattern, c.metric.lower()) and any(c.cell(r)[1] == "ok" for r in rows):
+                return c
+    return None
+
+
+def tradeoff(runs: list[Run], refs: dict[str, Run], colours: dict[str, str]) -> list[Block]:
+    rows = runs + [refs[k] for k in ("gold", "original") if k in refs]
+    cols = _columns(rows)
+    x = _axis(cols, rows, [r"^forget_quality$", r"forget.*(acc|exact_match)", r"forget.*rouge"])
+    y = _axis(cols, rows, [r"model_utility", r"retain.*(acc|exact_match)", r"retain.*rouge"])
+    if x is None or y is None:
+        return [Note("no forget metric (forget_quality, forget accuracy) and utility metric (model_utility, retain "
+                     "accuracy) with values in eval.json; run `obliviate eval` with a gold model and retain data")]  # fmt: skip
+    points = []
+    for r in rows:
+        (xv, xs), (yv, ys) = x.cell(r), y.cell(r)
+        if xs == "ok" and ys == "ok" and not (x.kind == "pvalue" and xv <= 0):
+            points.append((r.label, r.role, xv, yv))
+    if not points:
+        return [Note(f"no row has both {x.metric} and {y.metric}")]
+    better = "higher is better" if x.higher_is_better is not False else "lower is better"
+    x_label = f"{x.metric} ({'log scale, ' if x.kind == 'pvalue' else ''}{better})"
+    y_label = f"{y.metric} ({'higher' if y.higher_is_better is not False else 'lower'} is better)"
+    png = plots.tradeoff(points, colours, x_label=x_label, y_label=y_label, x_log=x.kind == "pvalue")
+    missing = [r.label for r in rows if r.label not in {p[0] for p in points}]
+    blocks: list[Block] = [Figure("tradeoff", png, f"{x.metric} against {y.metric} for every row that has both.")]
+    if missing:
+        blocks.append(Note(f"not plotted (missing {x.metric} or {y.metric}): {', '.join(missing)}"))
+    return blocks
+
+
+def _log_series(run: Run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """term -> (global step, value); steps restarting at a new request continue after the previous request."""
+    xs, offset, prev_x, prev_raw, prev_req = [], 0.0, 0.0, None, None
+    for i, row in enumerate(run.log):
+        raw = as_float(row.get("step"))
+        raw = float(i + 1) if raw is None else raw
+        req = row.get("request")
+        if prev_raw is not None and req != prev_req and raw <= prev_raw:
+            offset = prev_x
+        prev_x, prev_raw, prev_req = raw + offset, raw, req
+        xs.append(prev_x)
+    terms: list[str] = []
+    for row in run.log:
+        for k, v in row.items():
+            if k not in _NOT_TERMS and k not in terms and as_float(v) is not None:
+                terms.append(k)
+    terms.sort(key=lambda t: t != "loss")  # total loss first, then the log's own order
+    x = np.asarray(xs)
+    out = {}
+    for t in terms:
+        y = np.array([as_float(row.get(t)) if as_float(row.get(t)) is not None else np.nan for row in run.log])
+        out[t] = (x, y)
+    return out
+
+
+def training_curves(runs: list[Run], colours: dict[str, str]) -> list[Block]:
+    series: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    for r in runs:
+        for term, xy in _log_series(r).items():
+            series.setdefault(term, {})[r.label] = xy
+    blocks: list[Block] = []
+    if series:
+        blocks.append(Figure("training_curves", plots.training_curves(series, colours),
+                             "Each logged loss term against the optimiser step; long logs are smoothed (EMA)."))  # fmt: skip
+    else:
+        blocks.append(Note("no run has a train_log.jsonl with logged loss terms"))
+    blocks += [Note(f"{r.label}: {r.log_note}") for r in runs if r.log_note]
+    return blocks
+
+
+def roc_section(runs: list[Run], refs: dict[str, Run], colours: dict[str, str]) -> list[Block]:
+    rows = runs + [refs[k] for k in ("gold", "original") if k in refs]
+    attacks: dict[str, list] = {}
+    lacking: dict[str, list[str]] = {}
+    for r in rows:
+        for name, entry in (r.metrics or {}).items():
+            if str(entry.get("status", "ok")) != "ok":
+                continue
+            curve = member_roc(entry)
+            if curve is not None:
+                attacks.setdefault(name, []).append((r.label, r.role, curve))
+            elif looks_like_mia(name):
+                lacking.setdefault(name, []).append(r.label)
+    blocks: list[Block] = []
+    if attacks:
+        n = {f"{c.n_members}/{c.n_nonmembers}" for lst in attacks.values() for _, _, c in lst}
+        blocks.append(Figure("mia_roc", plots.roc_curves(attacks, colours),
+                             f"Forget rows are members, holdout rows non-members (members/non-members: {', '.join(sorted(n))}). "
+                             "The AUC in each legend is recomputed from the per-sample scores."))  # fmt: skip
+    else:
+        blocks.append(Note("no membership-inference metric with per-sample forget and holdout scores in any "
+                           "eval.json; run `obliviate eval` with a holdout set"))  # fmt: skip
+    blocks += [Note(f"`{m}` has no per-sample forget/holdout scores for: {', '.join(w)}") for m, w in lacking.items()]
+    return blocks

@@ -1,0 +1,416 @@
+"""The one training loop every method runs through (nanoGPT-style, on accelerate).
+
+    result = train(model, tokenizer, method, data, cfg.train, run_dir, ref=ref)
+
+One optimiser step = ``grad_accum`` micro-batches of paired (forget, retain) batches from
+:class:`~obliviate.data.forget_retain.PairedSampler`; for each, ``method.loss(model, forget, retain, ref)`` under
+optional bf16 autocast and ``backward(loss / grad_accum)``; then gradient clipping, the optimiser step and the lr
+schedule (constant / linear / cosine after a linear warmup). Then the JSONL log line, the checkpoint every
+``save_every`` steps and the callback every ``callback_every`` steps.
+
+Anything with the :class:`~obliviate.methods.base.Method` shape can be trained, registered or not: ``loss`` plus
+the attributes ``needs_reference`` / ``needs_retain`` / ``needs_alt`` and optionally ``disable_dropout`` (forward
+passes in eval mode, gradients kept), ``setup(model, ref)`` and ``finalize(model, ref)``. ``train`` changes
+``model`` in place; hooks and the callback get the unwrapped model, ``loss`` gets the model as accelerate prepared it
+(a ``DistributedDataParallel`` wrapper under multi-process: call it, do not reach into its attributes).
+
+Data parallel (``ACCELERATE_USE_CPU=true torchrun --standalone --nproc_per_node 2 ...`` on CPU): every process
+takes its own shard of each global batch; only the main process writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import gather_object, set_seed
+from torch import nn
+from tqdm.auto import tqdm
+
+from obliviate.config import TrainConfig
+from obliviate.data import PairedSampler, collate
+from obliviate.errors import ObliviateError
+from obliviate.train import checkpoint as ckpt
+from obliviate.types import Batch
+
+SCHEDULERS = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
+
+
+class NonFiniteLossError(ObliviateError):
+    """A loss term or the gradient norm became NaN/Inf; the message says where and what to change."""
+
+
+@dataclass
+class StepInfo:
+    """What the callback sees after an optimiser step (``model`` is unwrapped and in its training mode)."""
+
+    step: int
+    total_steps: int
+    request: int
+    logs: dict[str, float]
+    model: nn.Module
+    accelerator: Accelerator
+
+
+Callback = Callable[[StepInfo], "bool | None"]  # return True to stop this training run early
+
+
+@dataclass
+class TrainResult:
+    """Outcome of one :func:`train` call."""
+
+    steps: int  # the last optimiser step reached (counts resumed steps)
+    total_steps: int  # the planned number of steps
+    time_s: float  # wall time of this call
+    logs: dict[str, float] = field(default_factory=dict)  # the last step's logged values
+    stopped_early: bool = False  # the callback asked to stop
+    resumed_from: int = 0  # step the run continued from (0: fresh start)
+
+
+def make_accelerator(run_dir: str | Path | None = None) -> Accelerator:
+    """The loop's Accelerator: device and processes as launched; TensorBoard into ``run_dir`` when installed."""
+    tb = run_dir is not None and importlib.util.find_spec("tensorboard") is not None
+    # mixed_precision stays "no": bf16 autocast is the loop's own switch (train.bf16), applied around the loss.
+    return Accelerator(
+        mixed_precision="no", log_with="tensorboard" if tb else None, project_dir=str(run_dir) if tb else None
+    )
+
+
+def check_train_config(cfg: TrainConfig) -> None:
+    """Reject train settings the loop cannot run, with the fix. Raises ObliviateError."""
+    if cfg.scheduler not in SCHEDULERS:
+        raise ObliviateError(f"train.scheduler must be one of {', '.join(SCHEDULERS)} (got {cfg.scheduler!r})")
+    positive = {
+        "train.batch_size": cfg.batch_size,
+        "train.retain_batch_size": cfg.retain_batch_size or 1,
+        "train.grad_accum": cfg.grad_accum,
+        "train.log_every": cfg.log_every,
+        "train.max_steps": 1 if cfg.max_steps is None else cfg.max_steps,
+    }
+    for key, value in positive.items():
+        if value < 1:
+            raise ObliviateError(f"{key} must be at least 1 (got {value})")
+    if cfg.max_steps is None and not cfg.epochs > 0:
+        raise ObliviateError(f"train.epochs must be > 0 (got {cfg.epochs}); or set train.max_steps")
+    if not cfg.lr > 0 or cfg.warmup_steps < 0 or cfg.save_every < 0 or cfg.clip_grad < 0:
+        raise ObliviateError("train.lr must be > 0 and train.warmup_steps, save_every, clip_grad must be >= 0")
+
+
+def plan_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
+    """Optimiser steps: ``max_steps`` when set, else ``epochs`` passes over this process's forget shard."""
+    if cfg.max_steps is not None:
+        return cfg.max_steps
+    return max(1, math.ceil(cfg.epochs * batches_per_epoch / cfg.grad_accum))
+
+
+class _Batches:
+    """Micro-batch ``m`` of this process: epoch ``m // len(sampler)``, position ``m % len(sampler)``."""
+
+    def __init__(self, data: Any, sampler: PairedSampler, pad_id: int, device: torch.device) -> None:
+        self.data, self.sampler, self.pad_id, self.device = data, sampler, pad_id, device
+        self._epoch, self._list = -1, []
+
+    def get(self, m: int) -> tuple[Batch, Batch | None]:
+        epoch, pos = divmod(m, len(self.sampler))
+        if epoch != self._epoch:  # batches of an epoch are a pure function of (seed, epoch): cache one epoch
+            self._epoch, self._list = epoch, self.sampler.batches(epoch)
+        f_idx, r_idx = self._list[pos]
+        forget = collate([self.data.forget[i] for i in f_idx], self.pad_id).to(self.device)
+        if not r_idx:
+            return forget, None
+        return forget, collate([self.data.retain[i] for i in r_idx], self.pad_id).to(self.device)
+
+
+class _JsonlLog:
+    """``train_log.jsonl``: one line per logged step, main process only; a resumed run drops lines after its start."""
+
+    def __init__(self, run_dir: Path | None, main: bool, request: int, start: int) -> None:
+        self.path = run_dir / "train_log.jsonl" if run_dir is not None and main else None
+        if self.path is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        if self.path is not None and self.path.exists():
+            keep = [line for line in self.path.read_text().splitlines() if line.strip()]
+            keep = [line for line in keep if _before(json.loads(line), request, start)]
+            self.path.write_text("".join(line + "\n" for line in keep))
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.path is not None:
+            with self.path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+
+
+def _before(rec: dict[str, Any], request: int, step: int) -> bool:
+    return (rec.get("request", 0), rec.get("step", 0)) <= (request, step)
+
+
+def _set_mode(model: nn.Module, method: Any) -> None:
+    # eval() switches dropout off only; autograd is unaffected, so the loss still trains the model.
+    model.train(not getattr(method, "disable_dropout", False))
+
+
+def _call_hook(method: Any, name: str, model: nn.Module, ref: Any) -> None:
+    hook = getattr(method, name, None)
+    if callable(hook):
+        hook(model, ref)
+
+
+def _optimizer_and_schedule(model: nn.Module, cfg: TrainConfig, total: int):
+    from transformers import get_scheduler
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ObliviateError("the model has no trainable parameters; check the method's trainable-module options")
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = get_scheduler(
+        SCHEDULERS[cfg.scheduler], optimizer, num_warmup_steps=cfg.warmup_steps, num_training_steps=total
+    )
+    return optimizer, scheduler
+
+
+def _mean_over_processes(acc: Accelerator, logs: dict[str, float]) -> dict[str, float]:
+    if acc.num_processes == 1:
+        return logs
+    keys = sorted(logs)
+    values = acc.reduce(torch.tensor([logs[k] for k in keys], dtype=torch.float64, device=acc.device), "mean")
+    return dict(zip(keys, values.tolist()))
+
+
+def _any_process(acc: Accelerator, flag: bool) -> bool:
+    if acc.num_processes == 1:
+        return flag
+    return bool(acc.reduce(torch.tensor([float(flag)], device=acc.device), "sum").item() > 0)
+
+
+def _first_nonfinite(logs: dict[str, float]) -> str | None:
+    # name the method's own term first (more telling than the total), then the total, then the gradient
+    for key in [*sorted(k for k in logs if k not in ("loss", "grad_norm")), "loss", "grad_norm"]:
+        if key in logs and not math.isfinite(logs[key]):
+            return key
+    return None
+
+
+def _optimizer_step(ctx: _Ctx, step: int) -> dict[str, float]:
+    """One optimiser step over ``grad_accum`` micro-batches; returns the logged values (mean over processes).
+
+    Raises:
+        _NonFinite: a loss term or the gradient norm is NaN/Inf (the optimiser did not step, weights are intact).
+    """
+    cfg, acc = ctx.cfg, ctx.acc
+    sums: dict[str, float] = {"loss": 0.0}
+    for k in range(cfg.grad_accum):
+        forget, retain = ctx.batches.get(step * cfg.grad_accum + k)
+        # DDP: skip the gradient all-reduce on all but the last micro-batch of the step.
+        sync = contextlib.nullcontext() if k == cfg.grad_accum - 1 else acc.no_sync(ctx.wrapped)
+        with sync:
+            with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                out = ctx.method.loss(ctx.wrapped, forget, retain, ctx.ref)
+            acc.backward(out.loss / cfg.grad_accum)
+        sums["loss"] += out.loss.item() / cfg.grad_accum
+        for key, value in out.logs.items():
+            sums[key] = sums.get(key, 0.0) + float(value) / cfg.grad_accum
+    max_norm = cfg.clip_grad if cfg.clip_grad > 0 else math.inf  # inf: measure the norm without clipping
+    sums["grad_norm"] = float(acc.clip_grad_norm_(ctx.params, max_norm))
+    logs = _mean_over_processes(acc, sums)
+    bad = _first_nonfinite(logs)
+    if bad is not None:
+        ctx.optimizer.zero_grad(set_to_none=True)
+        raise _NonFinite(bad, logs[bad])
+    logs["lr"] = ctx.scheduler.get_last_lr()[0]  # the lr this step used
+    ctx.optimizer.step()
+    ctx.scheduler.step()
+    ctx.optimizer.zero_grad(set_to_none=True)
+    return logs
+
+
+class _NonFinite(Exception):
+    def __init__(self, term: str, value: float) -> None:
+        super().__init__(term)
+        self.term, self.value = term, value
+
+
+@dataclass
+class _Ctx:
+    """Everything one optimiser step needs (kept together so the helpers stay small)."""
+
+    cfg: TrainConfig
+    acc: Accelerator
+    method: Any
+    ref: Any
+    wrapped: nn.Module
+    model: nn.Module
+    params: list[nn.Parameter]
+    optimizer: Any
+    scheduler: Any
+    batches: _Batches
+    run_dir: Path | None
+    request: int
+    total: int
+
+
+def _save(ctx: _Ctx, step: int) -> None:
+    """Checkpoint after ``step`` (collective: every process contributes its RNG state; the main one writes)."""
+    states = [ckpt.rng_state()]
+    if ctx.acc.num_processes > 1:
+        states = gather_object(states)
+    if ctx.acc.is_main_process:
+        meta = {"request": ctx.request, "step": step, "total_steps": ctx.total, "num_processes": len(states)}
+        ckpt.save_checkpoint(ckpt.checkpoint_dir(ctx.run_dir), ctx.model, ctx.optimizer, ctx.scheduler, meta, states)
+    ctx.acc.wait_for_everyone()
+
+
+def _resume(ctx: _Ctx) -> int:
+    """Load this request's checkpoint when there is one; returns the step to continue from (0 if none)."""
+    path = ckpt.checkpoint_dir(ctx.run_dir)
+    meta = ckpt.read_meta(path)
+    if meta is None or meta["request"] != ctx.request:
+        return 0
+    ckpt.load_checkpoint(path, ctx.model, ctx.optimizer, ctx.scheduler, ctx.acc.process_index)
+    return int(meta["step"])
+
+
+def _nonfinite_message(ctx: _Ctx, err: _NonFinite, step: int) -> str:
+    meta = ckpt.read_meta(ckpt.checkpoint_dir(ctx.run_dir)) if ctx.run_dir is not None else None
+    kept = (
+        f"the last good checkpoint is {ckpt.checkpoint_dir(ctx.run_dir)} (step {meta['step']})"
+        if meta is not None and meta["request"] == ctx.request
+        else "no checkpoint of this request was written (set train.save_every to keep some)"
+    )
+    return (
+        f"non-finite {err.term} ({err.value}) at step {step} of {ctx.total} (request {ctx.request}); the optimiser "
+        f"did not take that step and {kept}. Lower train.lr (now {ctx.cfg.lr:g}) or enable gradient clipping "
+        "(train.clip_grad=1.0), then rerun with --resume"
+    )
+
+
+def _setup(model, tokenizer, method, data, cfg, acc, ref, run_dir, request) -> _Ctx:
+    """Seed, sampler, hooks, optimiser and schedule, accelerate preparation."""
+    set_seed(cfg.seed)
+    n_retain = len(data.retain) if data.retain else 0
+    sampler = PairedSampler(
+        len(data.forget), n_retain, batch_size=cfg.batch_size, retain_batch_size=cfg.retain_batch_size,
+        seed=cfg.seed, num_shards=acc.num_processes, shard_index=acc.process_index,
+    )  # fmt: skip
+    total = plan_steps(cfg, len(sampler))
+    if ref is not None and not ref.via_disabled_adapter:
+        ref.model.to(acc.device)
+    _call_hook(method, "setup", model, ref)
+    optimizer, scheduler = _optimizer_and_schedule(model, cfg, total)
+    wrapped = acc.prepare_model(model)
+    optimizer = acc.prepare_optimizer(optimizer)
+    params = [p for p in model.parameters() if p.requires_grad]
+    batches = _Batches(data, sampler, tokenizer.pad_token_id, acc.device)
+    return _Ctx(cfg, acc, method, ref, wrapped, model, params, optimizer, scheduler, batches, run_dir, request, total)
+
+
+def _postfix(logs: dict[str, float]) -> dict[str, str]:
+    return {k: f"{v:.3g}" for k, v in logs.items() if k not in ("lr", "grad_norm")}
+
+
+def train(
+    model: nn.Module,
+    tokenizer: Any,
+    method: Any,
+    data: Any,
+    train_cfg: TrainConfig,
+    run_dir: str | Path | None = None,
+    *,
+    ref: Any = None,
+    accelerator: Accelerator | None = None,
+    request: int = 0,
+    callback: Callback | None = None,
+    callback_every: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` in place with ``method`` on ``data`` (see the module docstring for the step).
+
+    Args:
+        model: the (possibly peft-wrapped) model to train, unwrapped; it ends in eval mode.
+        tokenizer: its tokenizer (for the pad id).
+        method: a :class:`~obliviate.methods.base.Method`-shaped object (registered or not).
+        data: an :class:`~obliviate.data.UnlearnData` (``forget`` examples, optional ``retain``).
+        train_cfg: lr, batch sizes, accumulation, schedule, steps or epochs, clipping, bf16, checkpoints, seed.
+        run_dir: where ``train_log.jsonl`` and ``checkpoints/last`` go; None writes nothing.
+        ref: the frozen :class:`~obliviate.train.reference.Reference` when the method needs one.
+        accelerator: reuse an Accelerator (default: :func:`make_accelerator`); its prepared objects are released
+            at the end.
+        request: continual-unlearning request index (logged, and stored in checkpoints).
+        callback: called every ``callback_every`` optimiser steps on every process; returning True stops early.
+        callback_every: 0 disables the callback.
+        resume: continue from ``run_dir``'s checkpoint when it belongs to this request.
+        progress: show a tqdm bar with the live loss terms (main process only).
+
+    Returns:
+        A :class:`TrainResult`. ``method.finalize(model, ref)`` has run when present.
+
+    Raises:
+        NonFiniteLossError: a loss term or the gradient norm became NaN/Inf (the checkpoint on disk is kept).
+        ObliviateError: invalid settings or data (e.g. a method that needs retain data without any).
+    """
+    check_train_config(train_cfg)
+    if getattr(method, "needs_retain", False) and not data.retain:
+        raise ObliviateError(f"method {type(method).__name__} needs retain data; set data.retain")
+    if getattr(method, "needs_reference", False) and ref is None:
+        raise ObliviateError(f"method {type(method).__name__} needs a frozen reference model (ref=...)")
+    run_dir = Path(run_dir) if run_dir is not None else None
+    acc = accelerator or make_accelerator(run_dir)
+    ctx = _setup(model, tokenizer, method, data, train_cfg, acc, ref, run_dir, request)
+    start = _resume(ctx) if resume and run_dir is not None else 0
+    tracking = bool(acc.log_with) and run_dir is not None
+    if tracking:
+        acc.init_trackers(f"request{request}")
+    t0 = time.time()
+    step, logs, stopped = _run(ctx, start, callback, callback_every, progress, tracking)
+    _call_hook(method, "finalize", model, ref)
+    model.eval()
+    if tracking:
+        acc.end_training()
+    acc.wait_for_everyone()
+    acc.free_memory()
+    return TrainResult(step, ctx.total, time.time() - t0, logs, stopped, start)
+
+
+def _run(
+    ctx: _Ctx, start: int, callback: Callback | None, every: int, progress: bool, tracking: bool
+) -> tuple[int, dict[str, float], bool]:
+    """Steps ``start + 1 .. total``: optimiser step, log, checkpoint, callback. Returns (step, last logs, stopped)."""
+    acc, cfg, request = ctx.acc, ctx.cfg, ctx.request
+    jsonl = _JsonlLog(ctx.run_dir, acc.is_main_process, request, start)
+    bar = tqdm(
+        total=ctx.total, initial=start, desc=f"request {request}", disable=not (progress and acc.is_main_process)
+    )
+    _set_mode(ctx.model, ctx.method)
+    t0, logs, step = time.time(), {}, start
+    try:
+        while step < ctx.total:
+            try:
+                logs = _optimizer_step(ctx, step)
+            except _NonFinite as err:
+                raise NonFiniteLossError(_nonfinite_message(ctx, err, step + 1)) from None
+            step += 1
+            bar.update(1)
+            bar.set_postfix(_postfix(logs))
+            if step % cfg.log_every == 0 or step == ctx.total:
+                jsonl.write({"request": request, "step": step, **logs, "time_s": round(time.time() - t0, 3)})
+                if tracking:
+                    acc.log(logs, step=step)
+            if ctx.run_dir is not None and cfg.save_every and step % cfg.save_every == 0:
+                _save(ctx, step)
+            if callback is not None and every and step % every == 0 and step < ctx.total:
+                info = StepInfo(step, ctx.total, request, logs, ctx.model, acc)
+                stop = _any_process(acc, bool(callback(info)))
+                _set_mode(ctx.model, ctx.method)  # the callback may have evaluated in eval mode
+                if stop:
+                    return step, logs, True
+        return step, logs, False
+    finally:
+        bar.close()
