@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -123,10 +124,8 @@ class Browser:
             pass
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.call("Browser.close", timeout=5)
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -145,7 +144,9 @@ def _problems(events: list[dict]) -> tuple[list[str], list[str]]:
             d = p.get("exceptionDetails", {})
             errors.append(f"exception: {d.get('exception', {}).get('description') or d.get('text')}")
         elif method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-            errors.append("console.error: " + " ".join(str(a.get("value", a.get("description", ""))) for a in p["args"]))
+            errors.append(
+                "console.error: " + " ".join(str(a.get("value", a.get("description", ""))) for a in p["args"])
+            )
         elif method == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
             entry = p["entry"]
             errors.append(f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip())
@@ -177,8 +178,12 @@ def render(html: Path, png: Path, *, width: int = 1280, binary: str | None = Non
             browser.drain(0.5)
             height = int(browser.call("Page.getLayoutMetrics", session=sid)["cssContentSize"]["height"])
             clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
-            shot = browser.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                           "clip": clip}, session=sid, timeout=60)  # fmt: skip
+            shot = browser.call(
+                "Page.captureScreenshot",
+                {"format": "png", "captureBeyondViewport": True, "clip": clip},
+                session=sid,
+                timeout=60,
+            )
         finally:
             browser.close()
     png.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ Fixtures:
     tiny_model_dirs     {"gpt2": Path, "llama": Path}.
     tiny_lm             a fresh (model, tokenizer), parametrized over both architectures.
     tiny_gpt2           a fresh (model, tokenizer) of the GPT-2 model only.
+    run_overrides       a function giving ``key=value`` overrides for a quick local ``unlearn`` run.
 """
 
 from __future__ import annotations
@@ -31,7 +32,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 torch.set_num_threads(1)
 
-_NAMES = ["Aria Venn", "Kufen Iadantal", "Moro Tesk", "Lina Obrat", "Ped Sarrow", "Quil Amsey", "Tova Rinn", "Ezo Palk"]
+_NAMES = [
+    "Aria Venn",
+    "Kufen Iadantal",
+    "Moro Tesk",
+    "Lina Obrat",
+    "Ped Sarrow",
+    "Quil Amsey",
+    "Tova Rinn",
+    "Ezo Palk",
+]
 _CITIES = ["Lisbon", "Oslo", "Quito", "Accra", "Hanoi", "Perth", "Riga", "Lima"]
 _JOBS = ["baker", "pilot", "nurse", "welder", "poet", "judge", "chemist", "farmer"]
 _PETS = ["cat", "dog", "parrot", "turtle", "hamster", "goat", "ferret", "rabbit"]
@@ -176,3 +186,29 @@ def seeded() -> None:
     """Seed python and torch RNGs for tests that sample."""
     random.seed(0)
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def run_overrides(tmp_path, tiny_model_dirs, tiny_data_files):
+    """A function giving ``key=value`` overrides for a quick, fully local run on a tiny model.
+
+    ``run_overrides(arch="gpt2", **extra)`` -> list[str]; ``extra`` keys use ``__`` for dots
+    (``train__max_steps=4`` -> ``train.max_steps=4``). The output dir is ``tmp_path / "run"``.
+    """
+
+    def make(arch: str = "gpt2", **extra) -> list[str]:
+        base = {
+            "model.path": str(tiny_model_dirs[arch]),
+            "data.forget": f"[{tiny_data_files['forget']}]",
+            "data.retain": str(tiny_data_files["retain"]),
+            "data.holdout": str(tiny_data_files["holdout"]),
+            "method.name": "graddiff",
+            "train.lr": 1e-3,
+            "train.batch_size": 2,
+            "train.max_steps": 3,
+            "output_dir": str(tmp_path / "run"),
+        }
+        base.update({k.replace("__", "."): v for k, v in extra.items()})
+        return [f"{k}={v}" for k, v in base.items()]
+
+    return make

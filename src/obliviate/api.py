@@ -15,10 +15,15 @@ and the frozen reference (when the method needs one) stays the original model th
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import json
 import logging
 import os
+import re
 import shutil
 import time
+import typing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -46,18 +51,27 @@ class RunResult:
     tokenizer: Any = None
 
 
-def build_method(cfg: RunConfig) -> Any:
-    """Instantiate the registered method ``cfg.method.name`` with ``cfg.method.args`` validated into its Config.
+def method_class(name: str) -> type:
+    """The registered method class ``name``.
 
     Raises:
-        ObliviateError: unknown method name or option (with a close-name suggestion), or a bad option value.
+        ObliviateError: unknown name, with close-name suggestions and the known names.
     """
     from obliviate.methods import METHODS
 
     try:
-        cls = METHODS.get(cfg.method.name)
+        return METHODS.get(name)
     except KeyError as e:
         raise ObliviateError(f"{e.args[0]}. Set method.name to one of them (`obliviate methods` lists them)") from None
+
+
+def build_method(cfg: RunConfig) -> Any:
+    """Instantiate method ``cfg.method.name`` with ``cfg.method.args`` validated into its Config dataclass.
+
+    Raises:
+        ObliviateError: unknown method name or option (with a close-name suggestion), or a bad option value.
+    """
+    cls = method_class(cfg.method.name)
     return cls(from_dict(cls.Config, cfg.method.args, "method.args"))
 
 
@@ -105,8 +119,8 @@ def output_status(cfg: RunConfig) -> str:
 
 def check_config(cfg: RunConfig) -> Any:
     """All checks that need neither the model nor the data; returns the method object."""
-    from obliviate.train.lora import OUTPUTS
     from obliviate.train.loop import check_train_config
+    from obliviate.train.lora import OUTPUTS
 
     method = build_method(cfg)
     check_train_config(cfg.train)
@@ -174,7 +188,8 @@ def _save_model(cfg: RunConfig, model: Any, tokenizer: Any, work: Path) -> tuple
 
 
 def _finish(work: Path, out: Path) -> None:
-    """Move the complete work dir to ``out`` (replacing an old run there)."""
+    """Move the complete work dir to ``out`` (replacing an old run there); its checkpoints are no longer needed."""
+    shutil.rmtree(work / "checkpoints", ignore_errors=True)
     if out.exists():
         old = out.parent / f".{out.name}.old"
         shutil.rmtree(old, ignore_errors=True)
@@ -183,6 +198,21 @@ def _finish(work: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(work, out)
+
+
+def _train_requests(cfg, model, tokenizer, method, datas, ref, acc, work: Path, progress: bool) -> list[dict]:
+    """Train every request; on a non-finite loss, record the failure in the partial run and re-raise."""
+    from obliviate.train.continual import run_requests
+    from obliviate.train.loop import NonFiniteLossError
+
+    try:
+        return run_requests(
+            cfg, model, tokenizer, method, datas, ref, acc, work, threshold=stop_threshold(cfg), progress=progress
+        )
+    except NonFiniteLossError as e:
+        if acc.is_main_process:
+            atomic_write_json(work / "summary.json", {"method": cfg.method.name, "status": "failed", "error": str(e)})
+        raise
 
 
 def unlearn(cfg: RunConfig, *, progress: bool = True) -> RunResult:
@@ -200,16 +230,15 @@ def unlearn(cfg: RunConfig, *, progress: bool = True) -> RunResult:
             (the partial run keeps its last good checkpoint; resume it after lowering the lr).
     """
     from obliviate.models import load_model_and_tokenizer
-    from obliviate.train.continual_run import run_requests
-    from obliviate.train.lora import attach_lora, trainable_report
     from obliviate.train.loop import make_accelerator
+    from obliviate.train.lora import attach_lora, trainable_report
 
     method = check_config(cfg)
     status = output_status(cfg)
     out = Path(cfg.output_dir)
     if status == "done":
         log.info("%s is already complete; nothing to resume", out)
-        summary = __import__("json").loads((out / "summary.json").read_text())
+        summary = json.loads((out / "summary.json").read_text())
         return RunResult(out, out / summary.get("model_dir", "model"), summary)
     model, tokenizer = load_model_and_tokenizer(cfg.model)
     datas = build_all_data(cfg, tokenizer, method)
@@ -221,7 +250,7 @@ def unlearn(cfg: RunConfig, *, progress: bool = True) -> RunResult:
     ref = _reference(method, model, cfg.lora.enabled)
     report = trainable_report(model)
     t0 = time.time()
-    requests = run_requests(cfg, model, tokenizer, method, datas, ref, acc, work, progress=progress)
+    requests = _train_requests(cfg, model, tokenizer, method, datas, ref, acc, work, progress)
     summary = {
         "method": cfg.method.name,
         "steps": sum(r["steps"] for r in requests),
@@ -238,3 +267,95 @@ def unlearn(cfg: RunConfig, *, progress: bool = True) -> RunResult:
         _finish(work, out)
     acc.wait_for_everyone()
     return RunResult(out, out / summary["model_dir"], summary, model, tokenizer)
+
+
+def validate(cfg: RunConfig) -> dict[str, Any]:
+    """Check a config, its model path and its data without training; return what was found.
+
+    Returns:
+        ``{"method", "options", "model", "output", "requests": [...], "retain", "holdout", "steps"}``.
+
+    Raises:
+        ObliviateError: the first problem found (the same checks :func:`unlearn` makes).
+    """
+    from obliviate.models import describe_model, load_tokenizer
+    from obliviate.train.loop import total_steps
+
+    method = check_config(cfg)
+    status = output_status(cfg)
+    model = describe_model(cfg.model)
+    tokenizer = load_tokenizer(cfg.model)
+    datas = build_all_data(cfg, tokenizer, method)
+    requests = [
+        {
+            "forget": d.stats.get("forget_spec"),
+            **{k: d.stats["forget"][k] for k in ("rows", "examples", "truncated")},
+            "overlap_with_retain": d.stats.get("overlap", 0),
+            "steps": total_steps(cfg.train, len(d.forget)),
+        }
+        for d in datas
+    ]
+    split = {k: {s: datas[0].stats[k][s] for s in ("rows", "examples", "truncated")} for k in ("retain", "holdout")
+             if k in datas[0].stats}  # fmt: skip
+    return {
+        "method": cfg.method.name,
+        "options": asdict(from_dict(type(method).Config, cfg.method.args, "method.args")),
+        "model": {**model, "pad_token": tokenizer.pad_token},
+        "output": {"dir": cfg.output_dir, "status": status},
+        "requests": requests,
+        **split,
+        "lora": asdict(cfg.lora) if cfg.lora.enabled else None,
+        "stop_retain_drop": stop_threshold(cfg),
+    }
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """Inline ``# comments`` of a dataclass's field lines (``name: type = default  # help``)."""
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):
+        return {}
+    out = {}
+    for line in lines:
+        m = _FIELD_LINE.match(line)
+        if m:
+            out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+_FIELD_LINE = re.compile(r"^\s+(\w+)\s*:[^#]*#\s*(.+)$")
+
+
+def method_options(config_cls: type, prefix: str = "") -> list[dict[str, str]]:
+    """The options of a method Config dataclass: ``{"name", "type", "default", "help"}``, nested ones flattened
+    (``retain.kind``). Help comes from ``field(metadata={"help": ...})`` or the field line's ``# comment``."""
+    comments = _field_comments(config_cls)
+    hints = typing.get_type_hints(config_cls)
+    out = []
+    for f in dataclasses.fields(config_cls):
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        help_ = f.metadata.get("help") or comments.get(f.name, "")
+        if dataclasses.is_dataclass(default):
+            nested = method_options(type(default), f"{prefix}{f.name}.")
+            for opt, value in zip(nested, dataclasses.asdict(default).values()):
+                opt["default"] = repr(value)
+                opt["help"] = opt["help"] or help_
+            out += nested
+            continue
+        tp = getattr(hints[f.name], "__name__", str(hints[f.name]))
+        out.append({"name": prefix + f.name, "type": tp, "default": repr(default), "help": help_})
+    return out
+
+
+def describe_methods() -> list[dict[str, Any]]:
+    """Every registered method: ``{"name", "doc" (first docstring line), "options": method_options(...)}``."""
+    from obliviate.methods import METHODS
+
+    out = []
+    for name in METHODS.names():
+        cls = METHODS.get(name)
+        doc = (inspect.getdoc(inspect.getmodule(cls)) or inspect.getdoc(cls) or "").strip().splitlines()
+        out.append({"name": name, "doc": doc[0] if doc else "", "options": method_options(cls.Config)})
+    return out

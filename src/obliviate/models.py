@@ -112,6 +112,35 @@ def ensure_pad(model, tokenizer) -> None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
 
 
+def load_tokenizer(cfg: ModelConfig):
+    """The tokenizer ``cfg`` names (``cfg.tokenizer``, else ``cfg.path``), with a pad token."""
+    from obliviate.data.collate import ensure_pad_token
+
+    tokenizer = _load_tokenizer(resolve_path(cfg.tokenizer or cfg.path), cfg)
+    ensure_pad_token(tokenizer)
+    return tokenizer
+
+
+def describe_model(cfg: ModelConfig) -> dict:
+    """Check that ``cfg.path`` holds a loadable causal-LM config without loading the weights; return its facts."""
+    from transformers import AutoConfig
+
+    _dtype(cfg.dtype)
+    src = resolve_path(cfg.path)
+    kwargs = {"trust_remote_code": cfg.trust_remote_code}
+    if cfg.gguf_file:
+        kwargs["gguf_file"] = cfg.gguf_file
+    try:
+        config = AutoConfig.from_pretrained(src, **kwargs)
+    except (OSError, ValueError) as e:
+        raise ObliviateError(
+            f"could not load model {src!r} ({str(e).splitlines()[0]}); pass an existing local model folder, "
+            "or a hub id while the Hugging Face Hub is reachable"
+        ) from None
+    archs = getattr(config, "architectures", None) or [config.model_type]
+    return {"path": cfg.path, "resolved": src, "architecture": archs[0], "vocab_size": config.vocab_size}
+
+
 def load_model_and_tokenizer(cfg: ModelConfig):
     """Load ``AutoModelForCausalLM`` + ``AutoTokenizer`` as ``cfg`` describes.
 

@@ -21,7 +21,7 @@ def _examples(tokenizer, rows):
 
 
 @pytest.fixture
-def batches(tiny_gpt2, tiny_rows):
+def tiny_setup(tiny_gpt2, tiny_rows):
     model, tok = tiny_gpt2
     model.eval()  # dropout off, as the loop runs methods with disable_dropout
     forget = collate(_examples(tok, tiny_rows["forget"][:3]), tok.pad_token_id)
@@ -39,8 +39,8 @@ def test_registered_and_config_validated():
         from_dict(MariConfig, {"retain": "nll"}, "method.args")
 
 
-def test_loss_terms_logs_and_backward(batches):
-    model, _, forget, retain = batches
+def test_loss_terms_logs_and_backward(tiny_setup):
+    model, _, forget, retain = tiny_setup
     ref = Reference.copy_of(model)
     out = Mari(MariConfig(gamma=7.0)).loss(model, forget, retain, ref)
     logs = out.logs
@@ -57,9 +57,9 @@ def test_loss_terms_logs_and_backward(batches):
     assert "retain_ce" in trained.logs
 
 
-def test_one_pass_equals_concatenated_retain_forget_retain_batch(batches, tiny_rows):
+def test_one_pass_equals_concatenated_retain_forget_retain_batch(tiny_setup, tiny_rows):
     """The authors' estimator on a real model: one padded batch [retain, forget, retain] with Z = [0, 0, 1]."""
-    model, tok, forget, retain = batches
+    model, tok, forget, retain = tiny_setup
     ex_r, ex_u = _examples(tok, tiny_rows["retain"][:5]), _examples(tok, tiny_rows["forget"][:3])
     big = collate(ex_r + ex_u + ex_r, tok.pad_token_id)
     with torch.no_grad():
@@ -89,16 +89,16 @@ def _logits_grad_of_retain(model, forget, retain, cfg) -> torch.Tensor:
     return captured[0].grad  # the first forward is the retain batch
 
 
-def test_stopgrad_retain_blocks_the_mari_gradient_through_retain(batches):
-    model, _, forget, retain = batches
+def test_stopgrad_retain_blocks_the_mari_gradient_through_retain(tiny_setup):
+    model, _, forget, retain = tiny_setup
     only_mi = {"retain": "ce", "retain_weight": 0.0, "gamma": 1.0}
     assert _logits_grad_of_retain(model, forget, retain, MariConfig(**only_mi)).abs().sum() > 0
     frozen = _logits_grad_of_retain(model, forget, retain, MariConfig(stopgrad_retain=True, **only_mi))
     assert frozen is None or frozen.abs().sum() == 0
 
 
-def test_chunk_size_does_not_change_loss_or_gradients(batches):
-    model, _, forget, retain = batches
+def test_chunk_size_does_not_change_loss_or_gradients(tiny_setup):
+    model, _, forget, retain = tiny_setup
     results = []
     for chunk in (0, 1, 7):
         model.zero_grad()
@@ -111,10 +111,10 @@ def test_chunk_size_does_not_change_loss_or_gradients(batches):
             torch.testing.assert_close(g, g0, rtol=1e-4, atol=1e-7)
 
 
-def test_lora_with_bf16_autocast(batches):
+def test_lora_with_bf16_autocast(tiny_setup):
     from peft import LoraConfig, get_peft_model
 
-    model, _, forget, retain = batches
+    model, _, forget, retain = tiny_setup
     with torch.no_grad():
         fp32 = Mari(MariConfig()).loss(model, forget, retain, Reference.copy_of(model)).logs
     peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"], fan_in_fan_out=True))
@@ -128,8 +128,8 @@ def test_lora_with_bf16_autocast(batches):
     assert changed and all("lora_" in n for n in changed)
 
 
-def test_a_few_steps_lower_the_trained_mi(batches):
-    model, _, forget, retain = batches
+def test_a_few_steps_lower_the_trained_mi(tiny_setup):
+    model, _, forget, retain = tiny_setup
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(30):  # fit forget + retain first, so the forget outputs carry marginal information
         loss = losses.masked_mean_nll(model(**forget.model_inputs()).logits, forget.labels)

@@ -119,6 +119,21 @@ def test_resume_reaches_the_same_weights(tiny_model_dirs, data, tmp_path):
     assert [r["loss"] for r in _log(run)] == [r["loss"] for r in _log(tmp_path / "full")]
 
 
+def test_resume_applies_a_new_learning_rate(tiny_gpt2, data, tmp_path):
+    model, tok = tiny_gpt2
+    cfg = TrainConfig(lr=1e-3, batch_size=2, max_steps=4, save_every=2)
+
+    def kill(info):
+        if info.step == 2:
+            raise _Kill
+
+    with pytest.raises(_Kill):
+        train(model, tok, Ascent(), data, cfg, tmp_path, callback=kill, callback_every=1, progress=False)
+    cfg.lr = 2e-4  # e.g. after a non-finite loss
+    train(model, tok, Ascent(), data, cfg, tmp_path, resume=True, progress=False)
+    assert [r["lr"] for r in _log(tmp_path)] == [1e-3, 1e-3, 2e-4, 2e-4]
+
+
 def test_nonfinite_loss_stops_with_message_and_keeps_checkpoint(tiny_gpt2, data, tmp_path):
     model, tok = tiny_gpt2
     cfg = TrainConfig(lr=1e-3, batch_size=2, max_steps=8, save_every=2)

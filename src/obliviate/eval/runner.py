@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from obliviate.errors import ObliviateError
 from obliviate.eval.context import EvalContext, EvalOptions, ModelHandle
 from obliviate.eval.metrics import MetricSpec, metric_spec, skipped
 from obliviate.eval.suites import data_specs, get_suite, metric_names
@@ -36,9 +37,7 @@ from obliviate.utils.io import atomic_write_json, provenance
 
 CACHE_VERSION = 1
 SPLIT_HINT = {
-    "forget": "pass --forget",
-    "retain": "pass --retain",
-    "holdout": "no holdout set (non-members for the membership attacks): pass --holdout",
+    "holdout": "no holdout set (the non-members of the membership attacks): pass --holdout",
     "general": "no general-knowledge set: pass --general",
 }
 REF_HINT = {
@@ -72,13 +71,15 @@ class Runner:
         """Keyword arguments and dependency keys, or the reason the metric must be skipped."""
         for split in spec.data:
             if not ctx.has(split):
-                return f"no {split} data: {SPLIT_HINT.get(split, f'pass --{split}')}"
+                return SPLIT_HINT.get(split, f"no {split} set: pass --{split}")
         for ref in (*spec.needs, *(("gold",) if spec.gold else ())):
             if ctx.reference(ref) is None:
                 return REF_HINT[ref]
         kwargs: dict[str, MetricResult] = {}
         keys: dict[str, str] = {}
-        todo = [(ctx, req, req) for req in spec.requires] + [(ctx.reference("gold"), req, f"gold_{req}") for req in spec.gold]
+        todo = [(ctx, req, req) for req in spec.requires] + [
+            (ctx.reference("gold"), req, f"gold_{req}") for req in spec.gold
+        ]
         for dctx, req, arg in todo:
             res, key = self.compute(dctx, req)
             if res.status != "ok" or key is None:
@@ -155,7 +156,9 @@ def _entry(runner: Runner, ctx: EvalContext, name: str) -> dict[str, Any]:
 def _handle(source: Any, tokenizer: Any, options: EvalOptions, label: str) -> ModelHandle:
     if isinstance(source, tuple):  # (model, tokenizer) for in-memory references
         source, tokenizer = source
-    return ModelHandle(source, tokenizer, options=options, label=label if not isinstance(source, (str, Path)) else None)
+    return ModelHandle(
+        source, tokenizer, options=options, label=label if not isinstance(source, (str, Path)) else None
+    )
 
 
 def load_data(specs: dict[str, str | list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
@@ -205,16 +208,21 @@ def evaluate(
     options = options or EvalOptions()
     s = get_suite(suite)
     names = metric_names(s, metrics)
-    for n in names:
-        metric_spec(n)  # unknown names fail before any slow loading
-    specs: dict[str, Any] = data_specs(s, data, {k: v for k, v in (splits or {}).items() if isinstance(v, str)})
-    specs.update({k: v for k, v in (splits or {}).items() if isinstance(v, list)})
+    for n in names:  # unknown names fail before any slow loading
+        try:
+            metric_spec(n)
+        except KeyError as e:
+            raise ObliviateError(f"{e.args[0]} (see `obliviate eval --list`)") from None
+    specs = data_specs(s, data, splits)
+    handles = {"model": _handle(model_or_path, tokenizer, options, "model")}
+    handles.update(
+        {r: _handle(src, None, options, r) for r, src in (("gold", gold), ("original", original)) if src is not None}
+    )
+    for h in handles.values():
+        h.fingerprint  # noqa: B018  (a bad model path fails here, before any data is loaded)
     rows = load_data(specs)
-    main = EvalContext(_handle(model_or_path, tokenizer, options, "model"), rows, options)
-    refs: dict[str, EvalContext] = {}
-    for ref_name, src in (("gold", gold), ("original", original)):
-        if src is not None:
-            refs[ref_name] = EvalContext(_handle(src, None, options, ref_name), rows, options)
+    main = EvalContext(handles.pop("model"), rows, options)
+    refs = {r: EvalContext(h, rows, options) for r, h in handles.items()}
     for ctx in (main, *refs.values()):
         ctx.refs = refs
     runner = Runner(Path(cache_dir) if cache_dir else Path(run_dir) / "eval_cache")

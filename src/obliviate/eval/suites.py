@@ -9,6 +9,7 @@ flag with any spec :func:`obliviate.data.sources.load_rows` accepts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from obliviate.errors import ObliviateError
 
@@ -24,29 +25,59 @@ class Suite:
     needs_root: bool = False
 
 
+def _names(text: str) -> tuple[str, ...]:
+    """Metric names from a whitespace-separated block (one line per family keeps the lists readable)."""
+    return tuple(text.split())
+
+
+WORLD_METRICS = (
+    _names("""
+    forget_nll retain_nll holdout_nll general_nll
+    forget_prob retain_prob holdout_prob general_prob general_prob_norm
+    forget_acc retain_acc holdout_acc general_acc
+    forget_rouge retain_rouge general_rouge
+    forget_truth_ratio retain_truth_ratio general_truth_ratio
+    forget_es forget_em retain_es forget_quality model_utility
+    """)
+    + MIA
+)
+TOFU_METRICS = (
+    _names("""
+    forget_prob forget_rouge forget_truth_ratio forget_quality
+    retain_prob retain_rouge retain_truth_ratio
+    real_authors_prob_norm real_authors_rouge real_authors_truth_ratio
+    world_facts_prob_norm world_facts_rouge world_facts_truth_ratio
+    model_utility_tofu forget_es forget_em retain_es forget_nll retain_nll holdout_nll
+    """)
+    + MIA
+)
+MUSE_METRICS = (
+    _names("verbmem_rouge knowmem_forget_rouge knowmem_retain_rouge forget_nll retain_nll holdout_nll") + MIA
+)
+CUSTOM_METRICS = (
+    _names("""
+    forget_nll retain_nll holdout_nll general_nll forget_prob retain_prob forget_acc retain_acc
+    forget_rouge retain_rouge forget_truth_ratio retain_truth_ratio general_prob_norm general_rouge
+    general_truth_ratio forget_quality model_utility forget_es forget_em
+    """)
+    + MIA
+)
+
 SUITES: dict[str, Suite] = {
     "world": Suite(
         "world",
-        "the built-in fictitious world: forget10 / retain90 / holdout10 people and general knowledge",
+        "the built-in fictitious world: forget10 / retain_eval / holdout10 people and general knowledge",
         {
             "forget": "world:{root}forget10",
-            "retain": "world:{root}retain90",
+            "retain": "world:{root}retain_eval",  # retain people sized like forget10 (TOFU: retain_perturbed)
             "holdout": "world:{root}holdout10",
             "general": "world:{root}general",
         },
-        (
-            "forget_nll", "retain_nll", "holdout_nll", "general_nll",
-            "forget_prob", "retain_prob", "holdout_prob", "general_prob", "general_prob_norm",
-            "forget_acc", "retain_acc", "holdout_acc", "general_acc",
-            "forget_rouge", "retain_rouge", "general_rouge",
-            "forget_truth_ratio", "retain_truth_ratio", "general_truth_ratio",
-            "forget_es", "forget_em", "retain_es",
-            "forget_quality", "model_utility", *MIA,
-        ),
-    ),  # fmt: skip
+        WORLD_METRICS,
+    ),
     "tofu": Suite(
         "tofu",
-        "TOFU (Maini et al. 2024) from its published files: forget10 / retain / holdout10 / real authors / world facts",
+        "TOFU (Maini et al. 2024) from its published files: forget10, retain, holdout10, real authors, world facts",
         {
             "forget": "tofu:{root}/forget10_perturbed",
             "retain": "tofu:{root}/retain_perturbed",
@@ -54,16 +85,9 @@ SUITES: dict[str, Suite] = {
             "real_authors": "tofu:{root}/real_authors_perturbed",
             "world_facts": "tofu:{root}/world_facts_perturbed",
         },
-        (
-            "forget_prob", "forget_rouge", "forget_truth_ratio", "forget_quality",
-            "retain_prob", "retain_rouge", "retain_truth_ratio",
-            "real_authors_prob_norm", "real_authors_rouge", "real_authors_truth_ratio",
-            "world_facts_prob_norm", "world_facts_rouge", "world_facts_truth_ratio",
-            "model_utility_tofu", "forget_es", "forget_em", "retain_es",
-            "forget_nll", "retain_nll", "holdout_nll", *MIA,
-        ),
+        TOFU_METRICS,
         needs_root=True,
-    ),  # fmt: skip
+    ),
     "muse": Suite(
         "muse",
         "MUSE (Shi et al. 2024) News/Books: VerbMem, KnowMem (no in-context examples), PrivLeak, NLL",
@@ -75,23 +99,12 @@ SUITES: dict[str, Suite] = {
             "knowmem_forget": "muse:{root}/knowmem/forget_qa",
             "knowmem_retain": "muse:{root}/knowmem/retain_qa",
         },
-        (
-            "verbmem_rouge", "knowmem_forget_rouge", "knowmem_retain_rouge",
-            "forget_nll", "retain_nll", "holdout_nll", *MIA,
-        ),
+        MUSE_METRICS,
         needs_root=True,
-    ),  # fmt: skip
+    ),
     "custom": Suite(
-        "custom",
-        "your own files: --forget (required), --retain, --holdout, --general",
-        {},
-        (
-            "forget_nll", "retain_nll", "holdout_nll", "general_nll",
-            "forget_prob", "retain_prob", "forget_acc", "retain_acc", "forget_rouge", "retain_rouge",
-            "forget_truth_ratio", "retain_truth_ratio", "general_prob_norm", "general_rouge", "general_truth_ratio",
-            "forget_quality", "model_utility", "forget_es", "forget_em", *MIA,
-        ),
-    ),  # fmt: skip
+        "custom", "your own files: --forget (required), --retain, --holdout, --general", {}, CUSTOM_METRICS
+    ),
 }
 LMEVAL = ("lmeval_arc_easy", "lmeval_piqa", "lmeval_hellaswag", "lmeval_mmlu", "lmeval_wikitext")
 
@@ -102,8 +115,9 @@ def get_suite(name: str) -> Suite:
     return SUITES[name]
 
 
-def data_specs(suite: Suite, root: str | None, overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """The spec of every split: the suite's templates filled with ``root``, then ``overrides`` (split -> spec)."""
+def data_specs(suite: Suite, root: str | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The spec of every split: the suite's templates filled with ``root``, then ``overrides`` (split -> spec, or a
+    list of rows)."""
     overrides = {k: v for k, v in (overrides or {}).items() if v}
     if suite.needs_root and not root:
         missing = [s for s in suite.data if s not in overrides]
@@ -115,7 +129,7 @@ def data_specs(suite: Suite, root: str | None, overrides: dict[str, str] | None 
     if suite.name == "world":
         root = (root or "").removeprefix("world:").strip("/")
         root = f"{root}/" if root else ""
-    specs = {split: tpl.format(root=root) for split, tpl in suite.data.items()}
+    specs: dict[str, Any] = {split: tpl.format(root=root) for split, tpl in suite.data.items()}
     specs.update(overrides)
     if suite.name == "custom" and "forget" not in specs:
         raise ObliviateError("suite 'custom' needs --forget FILE (and optionally --retain / --holdout / --general)")

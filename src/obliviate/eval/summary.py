@@ -26,8 +26,8 @@ def summary_table(doc: dict[str, Any]) -> Table:
         title=f"obliviate eval · suite {doc['suite']} · {doc['model']}",
         caption=f"{len(doc['metrics'])} metrics, {cached} from cache, {doc['time_s']:.1f} s",
     )
-    table.add_column("metric")
-    table.add_column("split", style="dim")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("split", style="dim", no_wrap=True)
     table.add_column("", justify="center")  # better direction
     table.add_column("model", justify="right", style="bold")
     for r in refs:

@@ -1,7 +1,7 @@
 """``write_report``: run directories in, ``report.md`` + self-contained ``report.html`` (+ ``figures/``) out.
 
-    from obliviate.report import write_report
-    write_report(["runs/ga", "runs/mari"], "runs/report", gold="runs/gold_eval")
+from obliviate.report import write_report
+write_report(["runs/ga", "runs/mari"], "runs/report", gold="runs/gold_eval")
 """
 
 from __future__ import annotations
@@ -33,12 +33,19 @@ def _details(runs: list[Run]) -> Table:
         args = (cfg.get("method") or {}).get("args") or {}
         forget = (cfg.get("data") or {}).get("forget") or []
         sha = str(cfg.get("git_sha") or "–")[:8]
-        rows.append([Cell(r.label), Cell(f"`{r.path}`"), Cell(r.method),
-                     Cell(", ".join(f"{k}={v}" for k, v in args.items()) or "–"),
-                     Cell(str((cfg.get("model") or {}).get("path") or "–")),
-                     Cell(", ".join(map(str, forget)) if isinstance(forget, list) else str(forget)),
-                     Cell(str((cfg.get("train") or {}).get("lr", "–"))), Cell(str(r.summary.get("status") or "–")),
-                     Cell(sha)])  # fmt: skip
+        rows.append(
+            [
+                Cell(r.label),
+                Cell(f"`{r.path}`"),
+                Cell(r.method),
+                Cell(", ".join(f"{k}={v}" for k, v in args.items()) or "–"),
+                Cell(str((cfg.get("model") or {}).get("path") or "–")),
+                Cell(", ".join(map(str, forget)) if isinstance(forget, list) else str(forget)),
+                Cell(str((cfg.get("train") or {}).get("lr", "–"))),
+                Cell(str(r.summary.get("status") or "–")),
+                Cell(sha),
+            ]
+        )
     header = ["Run", "Folder", "Method", "Method args", "Model", "Forget data", "lr", "Status", "Git"]
     return Table(header, rows, numeric_from=len(header))
 
@@ -51,8 +58,10 @@ def build_blocks(runs: list[Run], refs: dict[str, Run], notes: list[str]) -> lis
     ref_text = ", ".join(f"{role}: {r.label}" for role, r in refs.items()) or "none"
     blocks: list[Block] = [
         Heading(1, "obliviate report"),
-        Para(f"{len(runs)} run(s); reference rows: {ref_text}. Generated {stamp} by obliviate "
-             f"{prov['obliviate_version']}" + (f" (git {str(prov['git_sha'])[:8]})." if prov["git_sha"] else ".")),  # fmt: skip
+        Para(
+            f"{len(runs)} run(s); reference rows: {ref_text}. Generated {stamp} by obliviate "
+            f"{prov['obliviate_version']}" + (f" (git {str(prov['git_sha'])[:8]})." if prov["git_sha"] else ".")
+        ),
         Heading(2, "Leaderboard"),
         *sections.leaderboard(runs, refs),
         *(Note(n, "note") for n in notes),

@@ -1,18 +1,21 @@
 """The certificate section: MarI's pooled marginal information, its derived bounds and the sequence-level check.
 
-Reads each run's ``certificate.json``. The expected layout (key spellings in ``_ALIASES`` are also accepted)::
+Reads each run's ``certificate.json`` as written by :func:`obliviate.eval.certificate.certify`::
 
-    {"models": {"unlearned": B, "original": B, "gold": B}}     # or those keys at the top level, or one B
-    B = {"full_vs_retain": C, "unlearn_vs_retain": C,           # also found one level down (e.g. under "pooled")
-         "sequence": {"auc_forget_vs_retain": 0.61, "auc_forget_vs_holdout": 0.55, ...}}
-    C = {"mi": nats, "ci": [lo, hi], "null_p95": nats, "pi": [pi0, pi1], "n_r": int, "n_u": int,
-         "bounds": {"tv": ..., "accuracy": ..., "auc": ...}}
+    {"names": {"model": ..., "gold": ...}, "caveat": str,
+     "models": {"model" | "original" | "gold": {
+         "mari": {"n_retain_positions", "n_forget_positions", "sequences": [n_r, n_u],
+                  "full_vs_retain" | "unlearn_vs_retain": {"value", "pi", "ci", "null_p95", "p_value",
+                                                           "bounds": {"tv", "accuracy_max", "auc_max"},
+                                                           "bounds_at_ci_upper": {...}}},
+         "sequence": {"auc_forget_vs_retain", "auc_forget_vs_holdout", "nll_forget", ..., "binned_mi"}}}}
 
-A certificate in another layout is shown as a flat key/value table rather than dropped.
+A certificate in another layout is listed key by key rather than dropped.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from obliviate.report.doc import Block, Bullets, Cell, Note, Para, Table
@@ -20,77 +23,64 @@ from obliviate.report.fmt import fmt_number
 from obliviate.report.runs import Run, as_float
 
 CONSTRUCTIONS = ("full_vs_retain", "unlearn_vs_retain")
-MODEL_KEYS = ("unlearned", "model", "original", "gold")
-_ALIASES = {
-    "mi": ("mi", "mi_nats", "i_hat", "pooled_mi", "value", "estimate"),
-    "ci": ("ci", "ci95", "ci_95", "bootstrap_ci"),
-    "null": ("null_p95", "permutation_p95", "perm_p95", "null95", "null_95", "permutation_null_p95"),
-    "null_block": ("permutation", "null", "permutation_null"),
-    "pi": ("pi", "priors", "prior"),
-    "n_r": ("n_r", "n_retain", "num_retain"),
-    "n_u": ("n_u", "n_unlearn", "n_forget", "num_forget"),
-    "sequence": ("sequence", "sequence_level", "sequence_mia", "membership", "seq"),
-}
-_BOUND_COLUMNS = (("tv", "TV(P₀, P₁) ≤"), ("acc", "detector accuracy ≤"), ("auc", "token-level ROC-AUC ≤"))
+BOUNDS = (("tv", "TV(P₀, P₁) ≤"), ("accuracy_max", "detector accuracy ≤"), ("auc_max", "token-level ROC-AUC ≤"))
+SEQUENCE = (
+    ("auc_forget_vs_retain", "AUC forget vs retain", "auc"),
+    ("auc_forget_vs_holdout", "AUC forget vs holdout", "auc"),
+    ("nll_forget", "NLL forget", "float"),
+    ("nll_retain", "NLL retain", "float"),
+    ("nll_holdout", "NLL holdout", "float"),
+    ("binned_mi", "binned Î(S; Z)", "float"),
+    ("score_gap", "NLL gap", "float"),
+    ("score_gap_bound_estimate", "NLL gap bound (est.)", "float"),
+)
 CAVEAT = (
-    "The bounds below hold for **token-level (word-level) detectors only**: detectors that see one token drawn from "
-    "the pooled next-token distribution. They are not a guarantee against sequence-level membership attacks; the "
-    "sequence-level check (per-sequence mean NLL, forget vs retain) and the gold model's AUC next to it speak to those."
+    "These bounds hold for token-level (word-level) detectors only: detectors that see one token drawn from the "
+    "pooled next-token distribution. They are not a guarantee against sequence-level membership attacks; read the "
+    "sequence-level check below, next to the gold model's AUC, for those."
 )
 
 
-def _get(block: dict, what: str) -> Any:
-    lower = {str(k).lower(): v for k, v in block.items()}
-    return next((lower[a] for a in _ALIASES[what] if a in lower), None)
-
-
-def _models(cert: dict) -> dict[str, dict]:
-    if isinstance(cert.get("models"), dict):
-        return {str(k): v for k, v in cert["models"].items() if isinstance(v, dict)}
-    top = {k: cert[k] for k in MODEL_KEYS if isinstance(cert.get(k), dict)}
-    return top or {"unlearned": cert}
-
-
-def _constructions(block: dict) -> dict[str, dict]:
-    """Construction blocks at the top of ``block`` or one level down."""
-    found = {c: block[c] for c in CONSTRUCTIONS if isinstance(block.get(c), dict)}
-    for v in block.values():
-        if isinstance(v, dict):
-            found.update({c: v[c] for c in CONSTRUCTIONS if isinstance(v.get(c), dict) and c not in found})
-    return found
-
-
 def _interval(ci: Any) -> str:
-    if isinstance(ci, dict):
-        ci = [next((ci[k] for k in ("lo", "low", "lower") if k in ci), None),
-              next((ci[k] for k in ("hi", "high", "upper") if k in ci), None)]  # fmt: skip
     if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(as_float(v) is not None for v in ci):
         return f"[{fmt_number(ci[0])}, {fmt_number(ci[1])}]"
     return "–"
 
 
-def _pi(pi: Any) -> str:
-    if isinstance(pi, (list, tuple)):
-        return " / ".join(fmt_number(as_float(v)) for v in pi)
-    return fmt_number(as_float(pi))
+def _who(run: Run, key: str, names: dict) -> str:
+    role = "unlearned" if key == "model" else key
+    name = str(names.get(key) or "")
+    short = name if ":" in name else Path(name).name  # a world: / hub spec, or a folder's name
+    return f"{run.label} · {role}" + (f" ({short})" if key != "model" and short else "")
 
 
-def _null(c: dict) -> float | None:
-    direct = as_float(_get(c, "null"))
-    block = _get(c, "null_block")
-    if direct is None and isinstance(block, dict):
-        direct = next((as_float(block[k]) for k in ("p95", "q95", "95", "percentile_95") if k in block), None)
-    return direct
+def _bound(c: dict, key: str) -> str:
+    """The bound from Î, with the bound at the CI's upper end in brackets when present."""
+    b, hi = c.get("bounds") or {}, c.get("bounds_at_ci_upper") or {}
+    text = fmt_number(as_float(b.get(key)))
+    return f"{text} ({fmt_number(as_float(hi[key]))})" if as_float(hi.get(key)) is not None else text
 
 
-def _bound(c: dict, short: str) -> float | None:
-    bounds = c.get("bounds") if isinstance(c.get("bounds"), dict) else {}
-    for source in (bounds, c):
-        for k, v in source.items():
-            name = str(k).lower()
-            if short in name and (source is bounds or "bound" in name) and as_float(v) is not None:
-                return as_float(v)
-    return None
+def _mari_rows(run: Run, key: str, block: dict, names: dict) -> tuple[list[list[Cell]], list[list[Cell]]]:
+    mari = block.get("mari") or {}
+    seqs = mari.get("sequences") or [None, None]
+    n_r = as_float(mari.get("n_retain_positions", seqs[0]))
+    n_u = as_float(mari.get("n_forget_positions", seqs[1]))
+    mi_rows, bound_rows = [], []
+    for name in CONSTRUCTIONS:
+        c = mari.get(name)
+        if not isinstance(c, dict):
+            continue
+        mi, null = as_float(c.get("value")), as_float(c.get("null_p95"))
+        within = "–" if mi is None or null is None else ("yes" if mi <= null else "no")
+        pi = c.get("pi") or []
+        mi_rows.append(
+            [Cell(_who(run, key, names)), Cell(name), Cell(fmt_number(as_float(pi[0]) if pi else None)),
+             Cell(fmt_number(n_r)), Cell(fmt_number(n_u)), Cell(fmt_number(mi)), Cell(_interval(c.get("ci"))),
+             Cell(fmt_number(null)), Cell(fmt_number(as_float(c.get("p_value")), "pvalue")), Cell(within)]
+        )  # fmt: skip
+        bound_rows.append([Cell(_who(run, key, names)), Cell(name), *(Cell(_bound(c, k)) for k, _ in BOUNDS)])
+    return mi_rows, bound_rows
 
 
 def _flat(d: Any, prefix: str = "") -> list[tuple[str, str]]:
@@ -104,49 +94,46 @@ def _flat(d: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def certificate_section(runs: list[Run]) -> list[Block]:
-    with_cert = [r for r in runs if r.certificate is not None]
-    blocks: list[Block] = [Note(f"{r.label}: {r.cert_note} (run `obliviate certify`)") for r in runs
-                           if r.certificate is None]  # fmt: skip
-    if not with_cert:
-        return blocks
-    mi_rows, bound_rows, seq_rows, seq_keys, unknown = [], [], [], [], []
-    for r in with_cert:
-        models = _models(r.certificate)
-        if not any(_constructions(b) or isinstance(_get(b, "sequence"), dict) for b in models.values()):
+    """Tables over every run's certificate.json; a note for each run without one."""
+    blocks: list[Block] = [Note(f"{r.label}: {r.cert_note} (run `obliviate certify`)") for r in runs if r.cert_note]
+    mi_rows, bound_rows, seq_rows, unknown, caveat = [], [], [], [], None
+    for r in (r for r in runs if r.certificate is not None):
+        models = r.certificate.get("models")
+        if not isinstance(models, dict) or not any(isinstance(b, dict) and ("mari" in b or "sequence" in b)
+                                                   for b in models.values()):  # fmt: skip
             unknown.append(r)
             continue
-        for model, block in models.items():
-            who = f"{r.label} · {model}"
-            for name, c in _constructions(block).items():
-                mi, null = as_float(_get(c, "mi")), _null(c)
-                verdict = "–" if mi is None or null is None else ("yes" if mi > null else "no (within null)")
-                mi_rows.append([Cell(who), Cell(name), Cell(_pi(_get(c, "pi"))),
-                                Cell(fmt_number(as_float(_get(c, "n_r")))), Cell(fmt_number(as_float(_get(c, "n_u")))),
-                                Cell(fmt_number(mi)), Cell(_interval(_get(c, "ci"))), Cell(fmt_number(null)),
-                                Cell(verdict)])  # fmt: skip
-                bound_rows.append([Cell(who), Cell(name), *(Cell(fmt_number(_bound(c, s))) for s, _ in _BOUND_COLUMNS)])
-            seq = _get(block, "sequence")
-            if isinstance(seq, dict):
-                vals = {str(k): as_float(v) for k, v in seq.items() if as_float(v) is not None}
-                seq_keys += [k for k in vals if k not in seq_keys]
-                seq_rows.append((who, vals))
+        caveat = caveat or r.certificate.get("caveat")
+        names = r.certificate.get("names") or {}
+        for key, block in models.items():
+            mis, bounds = _mari_rows(r, key, block, names)
+            mi_rows += mis
+            bound_rows += bounds
+            if isinstance(block.get("sequence"), dict):
+                seq_rows.append((_who(r, key, names), block["sequence"]))
     if mi_rows:
         blocks += [
-            Para("Pooled marginal information Î(X; Z) in nats, with a bootstrap 95 % CI over sequences and the 95th "
-                 "percentile of a permutation null (sequences shuffled between the groups)."),  # fmt: skip
-            Table(["Model", "Construction", "π₀ / π₁", "N_r", "N_u", "Î (nats)", "95 % CI", "null p95", "Î > null?"],
-                  mi_rows, numeric_from=2),  # fmt: skip
-            Para(CAVEAT),
-            Table(["Model", "Construction", *(t for _, t in _BOUND_COLUMNS)], bound_rows,
-                  caption="Bounds for token-level (word-level) detectors only.", numeric_from=2),  # fmt: skip
-        ]
+            Para("Pooled marginal information Î(X; Z) in nats (π₀ and the position counts N_r, N_u as pooled), with "
+                 "a bootstrap 95 % CI over sequences, the 95th percentile of a permutation null (sequences shuffled "
+                 "between the groups) and its p-value; 'within null': as undetectable as a random split of the same "
+                 "sequences."),
+            Table(["Model", "Construction", "π₀", "N_r", "N_u", "Î (nats)", "95 % CI", "null p95", "perm. p",
+                   "within null?"], mi_rows, numeric_from=2),
+            Para(f"**Bounds for token-level (word-level) detectors only.** {caveat or CAVEAT}"),
+            Table(["Model", "Construction", *(t for _, t in BOUNDS)], bound_rows, numeric_from=2,
+                  caption="From Î; in brackets, from the upper end of its 95 % CI." if any(
+                      "(" in c.text for row in bound_rows for c in row[2:]) else "From Î."),
+        ]  # fmt: skip
     if seq_rows:
-        blocks += [
-            Para("Sequence-level membership check (per-sequence mean token NLL; ROC-AUC 0.5 = undetectable). "
-                 "Compare the unlearned model with the gold model's row."),  # fmt: skip
-            Table(["Model", *seq_keys], [[Cell(w), *(Cell(fmt_number(v.get(k))) for k in seq_keys)] for w, v in seq_rows],
-                  numeric_from=1),  # fmt: skip
+        cols = [(k, t, kind) for k, t, kind in SEQUENCE if any(as_float(s.get(k)) is not None for _, s in seq_rows)]
+        table = [
+            [Cell(who), *(Cell(fmt_number(as_float(s.get(k)), kind)) for k, _, kind in cols)] for who, s in seq_rows
         ]
+        blocks += [
+            Para("Sequence-level membership check on per-sequence mean token NLL (AUC forget vs holdout is the "
+                 "eval suite's `mia_loss`). Its reference point is the gold model's row, not 0.5."),
+            Table(["Model", *(t for _, t, _ in cols)], table),
+        ]  # fmt: skip
     elif mi_rows:
         blocks.append(Note("the certificates hold no sequence-level membership check"))
     for r in unknown:

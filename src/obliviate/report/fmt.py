@@ -1,8 +1,9 @@
 """Numbers for people: p-values in scientific notation, accuracies in %, arrows for the better direction.
 
 A metric's display kind comes from an explicit ``"fmt"`` (or ``"format"``) key in its eval.json entry (``pvalue``,
-``percent``, ``auc``, ``float``) when the evaluator writes one, otherwise from its name (``forget_quality`` is a KS p-value,
-``*_acc`` / ``exact_match`` / ``rouge`` are fractions shown in %).
+``percent``, ``auc``) when the evaluator writes one, otherwise from its name (``forget_quality`` is a KS p-value,
+``*_acc`` / ``exact_match`` / ``rouge`` are fractions shown in %). ``"float"`` (the metric registry's default)
+counts as no opinion.
 """
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ def fmt_number(value: float | None, kind: str = "float") -> str:
         return f"{value:.3f}"
     if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
         return sci(value, 3)
-    if abs(value) >= 1000:
+    if abs(value) >= 100:
         return f"{value:,.0f}"
-    return f"{value:.3g}" if abs(value) >= 1 else f"{value:.3f}"
+    # 3 significant digits, zeros kept (1.00, 12.5); 99.97 rounds to "100." under '#': drop the dangling point
+    return f"{value:#.3g}".rstrip(".") if abs(value) >= 1 else f"{value:.3f}"
 
 
 def fmt_duration(seconds: float | None) -> str:

@@ -58,8 +58,17 @@ def tradeoff(
         style = REF_STYLE.get(role)
         colour = style["color"] if style else colours[label]
         marker = style["marker"] if style else "o"
-        ax.scatter([x], [y], s=170 if style else 90, c=colour, marker=marker, edgecolors="black", linewidths=0.6,
-                   zorder=3, label=label)  # fmt: skip
+        ax.scatter(
+            [x],
+            [y],
+            s=170 if style else 90,
+            c=colour,
+            marker=marker,
+            edgecolors="black",
+            linewidths=0.6,
+            zorder=3,
+            label=label,
+        )
     if x_log:
         ax.set_xscale("log")
     ax.margins(0.15)
@@ -96,8 +105,16 @@ def _label_points(ax, points: list[tuple[str, str, float, float]], colours: dict
         dx, dy, box = choice or (9, 0, (cx, cy, cx, cy))
         taken.append(box)
         colour = REF_STYLE[role]["color"] if role in REF_STYLE else colours[label]
-        ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=9, color=colour,
-                    ha="left" if dx > 0 else "right" if dx < 0 else "center", va="center")  # fmt: skip
+        ax.annotate(
+            label,
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            fontsize=9,
+            color=colour,
+            ha="left" if dx > 0 else "right" if dx < 0 else "center",
+            va="center",
+        )
 
 
 def _ema(y: np.ndarray, n: int) -> np.ndarray:
@@ -157,8 +174,14 @@ def roc_curves(attacks: dict[str, list[tuple[str, str, Roc]]], colours: dict[str
         ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle="-", label="chance (AUC 0.500)")
         for label, role, r in attacks[name]:
             style = REF_STYLE.get(role, {})
-            ax.plot(r.fpr, r.tpr, color=style.get("color", colours.get(label)), linewidth=1.8,
-                    linestyle=style.get("linestyle", "-"), label=f"{label} (AUC {r.auc:.3f})")  # fmt: skip
+            ax.plot(
+                r.fpr,
+                r.tpr,
+                color=style.get("color", colours.get(label)),
+                linewidth=1.8,
+                linestyle=style.get("linestyle", "-"),
+                label=f"{label} (AUC {r.auc:.3f})",
+            )
         ax.set_title(name)
         ax.set_xlabel("false-positive rate (holdout flagged)")
         ax.set_ylabel("true-positive rate (forget flagged)")

@@ -67,7 +67,9 @@ def inline(text: str) -> str:
 
 
 def _html_table(t: Table) -> str:
-    head = "".join(f'<th class="{"num" if i >= t.numeric_from else ""}">{inline(h)}</th>' for i, h in enumerate(t.header))
+    head = "".join(
+        f'<th class="{"num" if i >= t.numeric_from else ""}">{inline(h)}</th>' for i, h in enumerate(t.header)
+    )
     body = []
     for r, row in enumerate(t.rows):
         role = t.row_roles[r] if r < len(t.row_roles) else "run"
@@ -78,8 +80,10 @@ def _html_table(t: Table) -> str:
             cells.append(f'<td class="{cls}">{content}</td>' if cls else f"<td>{content}</td>")
         body.append(f'<tr class="role-{role}">{"".join(cells)}</tr>')
     caption = f"<caption>{inline(t.caption)}</caption>" if t.caption else ""
-    return (f'<div class="tablewrap"><table>{caption}<thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></div>')  # fmt: skip
+    return (
+        f'<div class="tablewrap"><table>{caption}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def _html_block(b: Block) -> str:
@@ -94,15 +98,18 @@ def _html_block(b: Block) -> str:
     if isinstance(b, Figure):
         data = base64.b64encode(b.png).decode("ascii")
         alt = html.escape(b.caption)
-        return (f'<figure><img src="data:image/png;base64,{data}" alt="{alt}">'
-                f"<figcaption>{inline(b.caption)}</figcaption></figure>")  # fmt: skip
+        return (
+            f'<figure><img src="data:image/png;base64,{data}" alt="{alt}">'
+            f"<figcaption>{inline(b.caption)}</figcaption></figure>"
+        )
     if isinstance(b, Bullets):
         return "<ul>" + "".join(f"<li>{inline(i)}</li>" for i in b.items) + "</ul>"
     raise TypeError(f"unknown block {b!r}")
 
 
 _CSS = """
-:root { --fg:#1d2330; --muted:#8a93a6; --line:#dde2ea; --head:#f3f5f9; --gold:#fbf3dc; --orig:#eef0f3; --accent:#2f5fb3; }
+:root { --fg:#1d2330; --muted:#8a93a6; --line:#dde2ea; --head:#f3f5f9; --gold:#fbf3dc; --orig:#eef0f3;
+  --accent:#2f5fb3; }
 * { box-sizing: border-box; }
 body { margin: 0; background: #f6f7fa; color: var(--fg);
   font: 15px/1.5 -apple-system, "Segoe UI", "DejaVu Sans", "Liberation Sans", Arial, sans-serif; }
@@ -134,7 +141,9 @@ nav.toc a { color: var(--accent); text-decoration: none; margin-right: 16px; } a
 
 def to_html(blocks: list[Block], *, title: str) -> str:
     """The report as one self-contained HTML page (inline CSS, base64 images, no scripts)."""
-    toc = "".join(f'<a href="#{slug(b.text)}">{inline(b.text)}</a>' for b in blocks if isinstance(b, Heading) and b.level == 2)
+    toc = "".join(
+        f'<a href="#{slug(b.text)}">{inline(b.text)}</a>' for b in blocks if isinstance(b, Heading) and b.level == 2
+    )
     parts = []
     for b in blocks:
         if isinstance(b, Heading) and b.level == 2 and toc:

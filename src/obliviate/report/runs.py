@@ -6,8 +6,9 @@ report prints as "not available: <reason>", so a half-finished run still gets a 
 Reference rows (the gold model and the original) come, in this order of precedence, from
 1. ``gold=`` / ``original=`` arguments: a folder holding an ``eval.json`` of that model;
 2. run folders whose ``summary.json`` or ``eval.json`` says ``"role": "gold"`` / ``"original"``;
-3. the ``"references"`` of a run's ``eval.json``: either an inline evaluation ``{"metrics": {...}}`` or a path to a
-   folder holding an ``eval.json``. A path to a bare model folder gives a row saying it was not evaluated.
+3. a run's ``eval.json``: its ``"reference_metrics"`` (the suite run on the references by ``obliviate eval``), else
+   its ``"references"`` entry when that is an inline ``{"metrics": {...}}`` or a folder holding an ``eval.json``.
+   A path to a bare model folder gives a row saying it was not evaluated.
 """
 
 from __future__ import annotations
@@ -102,7 +103,12 @@ def _apply_eval(run: Run, data: Any, note: str) -> None:
     if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
         run.eval_note = f"eval.json of {run.label} has no 'metrics' mapping"
         return
-    run.metrics = {k: v if isinstance(v, dict) else {"value": v} for k, v in data["metrics"].items()}
+    run.metrics = {}
+    for name, entry in data["metrics"].items():
+        entry = dict(entry) if isinstance(entry, dict) else {"value": entry}
+        if not isinstance(entry.get("extra"), dict):
+            entry["extra"] = {}  # readers below may then take ``entry["extra"]`` as a mapping
+        run.metrics[str(name)] = entry
     run.eval_meta = {k: v for k, v in data.items() if k != "metrics"}
 
 
@@ -135,10 +141,16 @@ def load_run(path: str | Path, *, role: str | None = None, label: str | None = N
 def _reference_from_eval(run: Run, role: str) -> Run | None:
     """The ``role`` reference named in ``run``'s eval.json, as a row (possibly a 'not evaluated' one)."""
     ref = (run.eval_meta.get("references") or {}).get(role)
+    inline = (run.eval_meta.get("reference_metrics") or {}).get(role)
+    if isinstance(inline, dict) and inline:
+        short = str(ref) if ":" in str(ref) else Path(str(ref)).name  # a world: / hub spec, or a folder's name
+        out = Run(label=f"{role} ({short})" if ref else role, path=None, role=role)
+        _apply_eval(out, {"metrics": inline}, "")
+        return out
     if ref is None or ref == "":
         return None
     if isinstance(ref, dict):
-        out = Run(label=str(ref.get("model") or role), path=None, role=role)
+        out = Run(label=f"{role} ({ref['model']})" if ref.get("model") else role, path=None, role=role)
         _apply_eval(out, ref, "")
         return out
     ref_path = Path(str(ref))

@@ -6,6 +6,7 @@ absent becomes a :class:`~obliviate.report.doc.Note` with the reason.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -20,17 +21,17 @@ from obliviate.report.runs import Run, as_float
 # Headline columns, in priority order (regexes over metric names); the full table lists everything.
 _HEADLINE = [
     r"^forget_quality$",
-    r"model_utility",
+    r"^model_utility",
+    r"^forget_(acc|em)$|^forget.*exact_match",
+    r"^retain_acc$|^retain.*exact_match",
     r"privleak",
-    r"forget.*(acc|exact_match)",
-    r"retain.*(acc|exact_match)",
-    r"holdout.*(acc|exact_match)",
-    r"(general|world|knowledge).*(acc|exact_match)",
-    r"forget.*rouge",
-    r"mia.*(\+\+|pp|plus)",
-    r"extraction",
+    r"^general_acc$|^(world_facts|real_authors).*acc",
+    r"^forget_rouge",
+    r"^forget_es$|extraction",
+    r"^mia_min_k_plus_plus$",
+    r"^holdout_acc$",
 ]
-_MAX_HEADLINE = 8
+_MAX_HEADLINE = 9
 _NOT_TERMS = {"request", "step", "lr", "time_s", "epoch", "tokens"}
 
 
@@ -60,9 +61,16 @@ class Column:
         status = str(entry.get("status", "ok"))
         if status != "ok":
             return None, status
-        raw = entry.get("value") if self.sub is None else (entry.get("extra") or {}).get(self.sub)
+        raw = entry.get("value") if self.sub is None else entry["extra"].get(self.sub)
         value = as_float(raw)
         return value, "ok" if value is not None else "missing"
+
+
+def _extra_column(key: str, val: object, entry: dict) -> bool:
+    """Scalar extras get their own row, except counts, log transforms and copies of the metric's value."""
+    v = as_float(val)
+    skip = key == "n" or key.startswith(("n_", "log10_")) or v == as_float(entry.get("value"))
+    return v is not None and not skip
 
 
 def _columns(rows: list[Run]) -> list[Column]:
@@ -77,8 +85,8 @@ def _columns(rows: list[Run]) -> list[Column]:
                 col.target = as_float(entry.get("target"))
                 if col.target is None and "privleak" in name.lower():
                     col.target = 0.0  # PrivLeak: 0 means "as detectable as the gold model"
-            for key, val in (entry.get("extra") or {}).items():
-                if as_float(val) is not None and (name, key) not in cols:
+            for key, val in entry["extra"].items():
+                if _extra_column(key, val, entry) and (name, key) not in cols:
                     stat = "stat" in key.lower()  # a KS statistic: lower = closer to the gold distribution
                     cols[(name, key)] = Column(name, key, False if stat else None, kind=metric_kind(key))
     return list(cols.values())
@@ -101,13 +109,17 @@ def headline_columns(cols: list[Column]) -> list[Column]:
 
 
 def _value_cells(col: Column, rows: list[Run]) -> list[Cell]:
+    """Formatted cells; the best run value is bold, with every run that ties it as shown, unless all runs tie."""
     vals = [col.cell(r) for r in rows]
+    texts = [fmt_number(v, col.kind) if status == "ok" else None for v, status in vals]
     run_vals = [v if r.role == "run" else None for (v, _), r in zip(vals, rows)]
     best = best_index(run_vals, col.higher_is_better, col.target)
+    shown = [t for t, r in zip(texts, rows) if t is not None and r.role == "run"]
+    bold = None if best is None or shown.count(texts[best]) == len(shown) else texts[best]
     cells = []
-    for i, (v, status) in enumerate(vals):
-        if status == "ok":
-            cells.append(Cell(fmt_number(v, col.kind), bold=i == best))
+    for (_, status), text, r in zip(vals, texts, rows):
+        if text is not None:
+            cells.append(Cell(text, bold=r.role == "run" and text == bold))
         else:
             cells.append(Cell("skipped" if status == "skipped" else "–", muted=True))
     return cells
@@ -116,27 +128,36 @@ def _value_cells(col: Column, rows: list[Run]) -> list[Cell]:
 REF_MARK = {"gold": "★", "original": "✕"}  # the markers of the reference rows in the plots
 
 
+def _with_refs(runs: list[Run], refs: dict[str, Run]) -> list[Run]:
+    """The runs, then the gold and the original reference rows (when present)."""
+    return runs + [refs[k] for k in ("gold", "original") if k in refs]
+
+
 def _row_label(run: Run) -> str:
     return f"{REF_MARK[run.role]} {run.label}" if run.role in REF_MARK else run.label
 
 
 def leaderboard(runs: list[Run], refs: dict[str, Run]) -> list[Block]:
-    rows = runs + [refs[k] for k in ("gold", "original") if k in refs]
+    rows = _with_refs(runs, refs)
     cols = headline_columns(_columns(rows))
     header = ["Run", "Method", "Steps", "Time", *(c.title for c in cols)]
     per_col = [_value_cells(c, rows) for c in cols]
     table_rows = []
     for i, r in enumerate(rows):
         steps = r.summary.get("steps")
-        fixed = [Cell(_row_label(r)), Cell(r.method), Cell("–" if steps is None else str(steps)),
-                 Cell(fmt_duration(as_float(r.summary.get("time_s"))))]  # fmt: skip
+        fixed = [
+            Cell(_row_label(r)),
+            Cell(r.method),
+            Cell("–" if steps is None else str(steps)),
+            Cell(fmt_duration(as_float(r.summary.get("time_s")))),
+        ]
         table_rows.append(fixed + [pc[i] for pc in per_col])
     blocks: list[Block] = [
         Table(header, table_rows, [r.role for r in rows], numeric_from=2),
         Para(
             "↑ higher is better, ↓ lower is better, →0 closest to 0 is better; **bold** marks the best run per column "
-            "(reference rows excluded); ★ gold and ✕ original are reference rows. Metrics without an arrow (e.g. truth ratio) should match the gold model. "
-            "Every metric is listed in [All metrics](#all-metrics)."
+            "(reference rows excluded); ★ gold and ✕ original are reference rows. Metrics without an arrow (e.g. "
+            "truth ratio) should match the gold model. Every metric is listed in [All metrics](#all-metrics)."
         ),
     ]
     blocks += [Note(f"{r.label}: {r.eval_note}") for r in rows if r.metrics is None]
@@ -149,7 +170,7 @@ def leaderboard(runs: list[Run], refs: dict[str, Run]) -> list[Block]:
 
 
 def all_metrics(runs: list[Run], refs: dict[str, Run]) -> list[Block]:
-    rows = runs + [refs[k] for k in ("gold", "original") if k in refs]
+    rows = _with_refs(runs, refs)
     rows = [r for r in rows if r.metrics is not None]
     if not rows:
         return [Note("no run has an eval.json; evaluate the runs with `obliviate eval`")]
@@ -179,17 +200,27 @@ def _axis(cols: list[Column], rows: list[Run], patterns: list[str]) -> Column | 
 
 
 def tradeoff(runs: list[Run], refs: dict[str, Run], colours: dict[str, str]) -> list[Block]:
-    rows = runs + [refs[k] for k in ("gold", "original") if k in refs]
+    rows = _with_refs(runs, refs)
     cols = _columns(rows)
     x = _axis(cols, rows, [r"^forget_quality$", r"forget.*(acc|exact_match)", r"forget.*rouge"])
     y = _axis(cols, rows, [r"model_utility", r"retain.*(acc|exact_match)", r"retain.*rouge"])
     if x is None or y is None:
-        return [Note("no forget metric (forget_quality, forget accuracy) and utility metric (model_utility, retain "
-                     "accuracy) with values in eval.json; run `obliviate eval` with a gold model and retain data")]  # fmt: skip
+        return [
+            Note(
+                "no forget metric (forget_quality, forget accuracy) and utility metric (model_utility, retain "
+                "accuracy) with values in eval.json; run `obliviate eval` with a gold model and retain data"
+            )
+        ]
     points = []
     for r in rows:
         (xv, xs), (yv, ys) = x.cell(r), y.cell(r)
-        if xs == "ok" and ys == "ok" and not (x.kind == "pvalue" and xv <= 0):
+        if (
+            xs == "ok"
+            and ys == "ok"
+            and math.isfinite(xv)
+            and math.isfinite(yv)
+            and not (x.kind == "pvalue" and xv <= 0)
+        ):
             points.append((r.label, r.role, xv, yv))
     if not points:
         return [Note(f"no row has both {x.metric} and {y.metric}")]
@@ -236,8 +267,13 @@ def training_curves(runs: list[Run], colours: dict[str, str]) -> list[Block]:
             series.setdefault(term, {})[r.label] = xy
     blocks: list[Block] = []
     if series:
-        blocks.append(Figure("training_curves", plots.training_curves(series, colours),
-                             "Each logged loss term against the optimiser step; long logs are smoothed (EMA)."))  # fmt: skip
+        blocks.append(
+            Figure(
+                "training_curves",
+                plots.training_curves(series, colours),
+                "Each logged loss term against the optimiser step; long logs are smoothed (EMA).",
+            )
+        )
     else:
         blocks.append(Note("no run has a train_log.jsonl with logged loss terms"))
     blocks += [Note(f"{r.label}: {r.log_note}") for r in runs if r.log_note]
@@ -245,7 +281,7 @@ def training_curves(runs: list[Run], colours: dict[str, str]) -> list[Block]:
 
 
 def roc_section(runs: list[Run], refs: dict[str, Run], colours: dict[str, str]) -> list[Block]:
-    rows = runs + [refs[k] for k in ("gold", "original") if k in refs]
+    rows = _with_refs(runs, refs)
     attacks: dict[str, list] = {}
     lacking: dict[str, list[str]] = {}
     for r in rows:
@@ -260,11 +296,20 @@ def roc_section(runs: list[Run], refs: dict[str, Run], colours: dict[str, str]) 
     blocks: list[Block] = []
     if attacks:
         n = {f"{c.n_members}/{c.n_nonmembers}" for lst in attacks.values() for _, _, c in lst}
-        blocks.append(Figure("mia_roc", plots.roc_curves(attacks, colours),
-                             f"Forget rows are members, holdout rows non-members (members/non-members: {', '.join(sorted(n))}). "
-                             "The AUC in each legend is recomputed from the per-sample scores."))  # fmt: skip
+        blocks.append(
+            Figure(
+                "mia_roc",
+                plots.roc_curves(attacks, colours),
+                f"Forget rows are members, holdout rows non-members (members/non-members: {', '.join(sorted(n))}). "
+                "The AUC in each legend is recomputed from the per-sample scores.",
+            )
+        )
     else:
-        blocks.append(Note("no membership-inference metric with per-sample forget and holdout scores in any "
-                           "eval.json; run `obliviate eval` with a holdout set"))  # fmt: skip
+        blocks.append(
+            Note(
+                "no membership-inference metric with per-sample forget and holdout scores in any "
+                "eval.json; run `obliviate eval` with a holdout set"
+            )
+        )
     blocks += [Note(f"`{m}` has no per-sample forget/holdout scores for: {', '.join(w)}") for m, w in lacking.items()]
     return blocks

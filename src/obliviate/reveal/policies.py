@@ -42,7 +42,8 @@ class PolicyConfig:
     hidden: int = 100  # surrogate MLP width (one hidden ReLU layer per depth)
     depth: int = 1
     lr: float = 1e-3  # Adam learning rate of the surrogate refit
-    refit_steps: int = 300  # full-batch Adam steps per refit, always from the same initialisation
+    refit_steps: int = 300  # max full-batch Adam steps per refit, always from the same initialisation
+    refit_tol: float = 1e-3  # stop a refit once the training MSE is this low (NeuralUCB's rule; 0 = never)
     init_std: float | None = None  # weights, biases ~ N(0, init_std^2) (INSTINCT: 1); None: N(0, 1/fan_in), bias 0
     seed: int = 0
 

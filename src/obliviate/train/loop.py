@@ -112,6 +112,12 @@ def plan_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
     return max(1, math.ceil(cfg.epochs * batches_per_epoch / cfg.grad_accum))
 
 
+def total_steps(cfg: TrainConfig, n_forget: int, num_processes: int = 1) -> int:
+    """The optimiser steps :func:`train` will plan for ``n_forget`` forget examples over ``num_processes``."""
+    sampler = PairedSampler(n_forget, batch_size=cfg.batch_size, num_shards=num_processes)
+    return plan_steps(cfg, len(sampler))
+
+
 class _Batches:
     """Micro-batch ``m`` of this process: epoch ``m // len(sampler)``, position ``m % len(sampler)``."""
 
@@ -274,6 +280,12 @@ def _resume(ctx: _Ctx) -> int:
     if meta is None or meta["request"] != ctx.request:
         return 0
     ckpt.load_checkpoint(path, ctx.model, ctx.optimizer, ctx.scheduler, ctx.acc.process_index)
+    # The optimiser state carries the old lr; a resume after a NaN usually lowers train.lr, so apply the new one.
+    sched = ctx.scheduler
+    sched.base_lrs = [ctx.cfg.lr] * len(sched.base_lrs)
+    for group, lam in zip(ctx.optimizer.param_groups, sched.lr_lambdas):
+        group["initial_lr"], group["lr"] = ctx.cfg.lr, ctx.cfg.lr * lam(sched.last_epoch)
+    sched._last_lr = [g["lr"] for g in ctx.optimizer.param_groups]
     return int(meta["step"])
 
 

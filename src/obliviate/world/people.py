@@ -133,11 +133,3 @@ def generate_world(cfg: WorldConfig) -> World:
     splits["retain_eval"] = sorted(eval_rng.sample(range(n_forget, cfg.people), n_forget))
     return World(cfg, people, domains, splits, city_country)
 
-
-def guess_values(world: World, attribute: str, members: list[int]) -> str:
-    """The most common value of ``attribute`` among ``members`` (ties broken by value, deterministically)."""
-    counts: dict[str, int] = {}
-    for i in members:
-        v = world.people[i].values[attribute]
-        counts[v] = counts.get(v, 0) + 1
-    return max(sorted(counts), key=lambda v: counts[v])

@@ -1,0 +1,299 @@
+"""MarI against the baselines GA, GradDiff, KL and NPO on the built-in world, side by side (a benchmark, not a test).
+
+    python benchmarks/mari_vs_baselines.py                     # world:tiny, forget10, full grid (~30 min, 1 core)
+    python benchmarks/mari_vs_baselines.py --quick             # one grid point per method (a few minutes)
+
+Every run starts from the same original model (``world:<preset>``) on the same split, with the same budget (steps,
+forget / retain batch sizes, AdamW, constant lr). γ (or the forget weight) and lr come from a small grid per method;
+every grid run is reported, and per method the run kept for the summary is the one whose forget QA accuracy is
+closest to the gold model's among the runs that keep retain QA accuracy ≥ 95 % of the original's (if none does, the
+run with the best retain accuracy, marked).
+
+Per run: forget / retain / holdout QA accuracy (greedy exact match, ``obliviate.eval``), the gap to the gold model,
+the certificate's pooled MarI (``unlearn_vs_retain``, nats) and sequence-level AUC (forget vs retain) next to the
+gold model's. Per method: the training step time as a ratio to GradDiff's and the peak step memory (allocations
+during one optimiser step) as a ratio to KL's, measured on identical batches. A second table measures the pooled
+softmax alone (chunked custom autograd vs plain autograd) at a larger vocabulary.
+
+Writes ``benchmarks/results/mari_vs_baselines.md`` and ``.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from obliviate import losses
+from obliviate.config import DataConfig, MethodSpec, ModelConfig, RunConfig, TrainConfig
+from obliviate.utils.io import atomic_write_json, atomic_write_text
+
+GRID = {  # method -> list of (method.args, lr)
+    "ga": [({}, lr) for lr in (3e-5, 1e-4, 3e-4)],
+    "graddiff": [({"gamma": g}, lr) for g in (0.5, 1.0) for lr in (1e-4, 3e-4, 1e-3)],
+    "kl": [({"gamma": g}, lr) for g in (0.5, 1.0) for lr in (1e-4, 3e-4, 1e-3)],
+    "npo": [({"gamma": g}, lr) for g in (0.5, 1.0) for lr in (1e-4, 3e-4, 1e-3)],
+    "mari": [({"gamma": g}, lr) for g in (20.0, 100.0) for lr in (3e-4, 1e-3, 3e-3)],
+}
+QUICK = {"ga": [({}, 1e-4)], "graddiff": [({}, 3e-4)], "kl": [({}, 3e-4)], "npo": [({}, 3e-4)], "mari": [({}, 1e-3)]}
+ACC = ("forget_acc", "retain_acc", "holdout_acc")
+
+
+def qa_accuracy(model, tokenizer, world: str, tmp: Path) -> dict[str, float]:
+    from obliviate.eval import EvalOptions, evaluate
+
+    res = evaluate(
+        model,
+        tokenizer=tokenizer,
+        suite="world",
+        run_dir=tmp,
+        data=world,
+        metrics=list(ACC),
+        splits={"retain": f"world:{world}retain_eval"},
+        options=EvalOptions(progress=False),
+        summary=False,
+    )
+    return {k: res[k].value for k in ACC}
+
+
+def certificate(model, tokenizer, rows: dict) -> dict[str, float]:
+    from obliviate.eval.certificate import certify
+
+    cert = certify(
+        model,
+        tokenizer,
+        rows["forget"],
+        rows["retain"],
+        holdout_rows=rows["holdout"],
+        max_length=64,
+        n_boot=100,
+        n_perm=100,
+        progress=False,
+    )["models"]["model"]
+    mi = cert["mari"]["unlearn_vs_retain"]
+    return {"mi": mi["value"], "mi_null_p95": mi["null_p95"], "auc": cert["sequence"]["auc_forget_vs_retain"]}
+
+
+def one_run(name: str, args: dict, lr: float, a: argparse.Namespace, rows: dict, tmp: Path) -> dict:
+    from obliviate.api import unlearn
+
+    cfg = RunConfig(
+        model=ModelConfig(path=f"world:{a.world}{a.preset}"),
+        data=DataConfig(forget=[f"world:{a.world}forget10"], retain=f"world:{a.world}retain90", max_length=64),
+        method=MethodSpec(name=name, args=dict(args)),
+        train=TrainConfig(lr=lr, batch_size=a.batch_size, max_steps=a.steps, scheduler="constant", seed=a.seed),
+        output_dir=str(tmp / f"{name}_{len(list(tmp.iterdir()))}"),
+        overwrite=True,
+    )
+    t0 = time.time()
+    result = unlearn(cfg, progress=False)
+    out = {"method": name, "args": args, "lr": lr, "train_s": round(time.time() - t0, 1)}
+    out.update(qa_accuracy(result.model, result.tokenizer, a.world, Path(cfg.output_dir) / "eval"))
+    out.update(certificate(result.model, result.tokenizer, rows))
+    return out
+
+
+def measure_step(name: str, args: dict, a: argparse.Namespace, reps: int = 6) -> tuple[float, float]:
+    """Median seconds per optimiser step and peak bytes allocated during one step, on fixed batches."""
+    from obliviate.api import method_class
+    from obliviate.config import from_dict
+    from obliviate.data import collate, tokenize_rows
+    from obliviate.data.sources import load_rows
+    from obliviate.models import load_model_and_tokenizer
+    from obliviate.train.reference import Reference
+
+    model, tok = load_model_and_tokenizer(ModelConfig(path=f"world:{a.world}{a.preset}"))
+    cls = method_class(name)
+    method = cls(from_dict(cls.Config, args, "method.args"))
+    ref = Reference.copy_of(model) if method.needs_reference else None
+    batch = {}
+    for split in ("forget10", "retain90"):
+        examples, _ = tokenize_rows(load_rows(f"world:{a.world}{split}")[: a.batch_size], tok, max_length=64)
+        batch[split] = collate(examples, tok.pad_token_id)
+    model.train(not getattr(method, "disable_dropout", False))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.0)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        retain = batch["retain90"] if method.needs_retain else None
+        method.loss(model, batch["forget10"], retain, ref).loss.backward()
+        opt.step()
+
+    step(), step()  # optimiser state allocated before measuring
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), peak_bytes(step)
+
+
+def peak_bytes(fn) -> float:
+    """Peak bytes allocated while ``fn`` runs, above what was allocated before (CPU: profiler memory events)."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        fn()
+        torch.cuda.synchronize()
+        return float(torch.cuda.max_memory_allocated() - base)
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        prof.export_chrome_trace(f.name)
+        events = json.loads(Path(f.name).read_text())["traceEvents"]
+    totals = [e["args"]["Total Allocated"] for e in events if e.get("name") == "[memory]"]
+    return float(max(totals, default=0))
+
+
+def pooled_softmax_table(vocab: int, positions: int, reps: int = 3) -> list[dict]:
+    """Forward + backward of the pooled softmax of (positions, vocab) logits: plain autograd vs chunked."""
+    rows = []
+    mask = torch.ones(1, positions, dtype=torch.bool)
+    for label in ("autograd softmax(...).sum(0)", "losses.pooled_softmax (chunked)"):
+        logits = torch.randn(1, positions, vocab, requires_grad=True)
+        w = torch.randn(vocab)
+
+        def fn(label=label, logits=logits, w=w) -> None:
+            if label.startswith("autograd"):
+                pooled = torch.softmax(logits.float(), -1)[mask].sum(0)
+            else:
+                pooled = losses.pooled_softmax(logits, mask, chunk_size=128)
+            (pooled * w).sum().backward()
+            logits.grad = None
+
+        fn()
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        rows.append({"impl": label, "peak_mb": peak_bytes(fn) / 2**20, "time_s": statistics.median(times)})
+    return rows
+
+
+def pick(runs: list[dict], original: dict, gold: dict) -> tuple[dict, bool]:
+    ok = [r for r in runs if r["retain_acc"] >= 0.95 * original["retain_acc"]]
+    if not ok:
+        return max(runs, key=lambda r: r["retain_acc"]), False
+    return min(ok, key=lambda r: (abs(r["forget_acc"] - gold["forget_acc"]), -r["retain_acc"])), True
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _args(r: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in r["args"].items()) or "–"
+
+
+def render(res: dict) -> str:
+    orig, gold, a = res["original"], res["gold"], res["settings"]
+    lines = [
+        f"# MarI vs baselines on world:{a['world']}{a['preset']} (forget10)",
+        "",
+        f"{a['steps']} steps, batch {a['batch_size']} forget + {a['batch_size']} retain sequences, AdamW, constant "
+        f"lr; {res['device']}, {a['threads']} thread(s). QA accuracy = greedy exact match (%); retain = retain_eval. "
+        "MI = certificate's pooled MarI, unlearn_vs_retain (nats); AUC = sequence-level P(NLL_forget > NLL_retain).",
+        "Kept run per method: forget accuracy closest to gold among runs with retain ≥ 95 % of the original's.",
+        "",
+        "| method | args | lr | forget | retain | holdout | gap to gold (forget) | MI | AUC | step time ÷ GradDiff "
+        "| peak memory ÷ KL |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, ref in (("original", orig), ("gold", gold)):
+        lines.append(
+            f"| *{name}* | | | {_pct(ref['forget_acc'])} | {_pct(ref['retain_acc'])} | {_pct(ref['holdout_acc'])} "
+            f"| {_pct(ref['forget_acc'] - gold['forget_acc'])} | {ref['mi']:.4f} | {ref['auc']:.3f} | | |"
+        )
+    for m, info in res["methods"].items():
+        r = info["kept"]
+        mark = "" if info["kept_ok"] else " (retain < 95 % in every run)"
+        lines.append(
+            f"| **{m}**{mark} | {_args(r)} | {r['lr']:g} | {_pct(r['forget_acc'])} | {_pct(r['retain_acc'])} "
+            f"| {_pct(r['holdout_acc'])} | {_pct(r['forget_acc'] - gold['forget_acc'])} | {r['mi']:.4f} "
+            f"| {r['auc']:.3f} | {info['step_ratio']:.2f} | {info['mem_ratio']:.2f} |"
+        )
+    lines += ["", "## Every grid run", "", "| method | args | lr | forget | retain | holdout | MI | AUC | train s |"]
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for m, info in res["methods"].items():
+        for r in info["runs"]:
+            lines.append(
+                f"| {m} | {_args(r)} | {r['lr']:g} | {_pct(r['forget_acc'])} | {_pct(r['retain_acc'])} "
+                f"| {_pct(r['holdout_acc'])} | {r['mi']:.4f} | {r['auc']:.3f} | {r['train_s']} |"
+            )
+    p = res["pooled_softmax"]
+    lines += [
+        "",
+        f"## Pooled softmax alone: {p['positions']} positions × V = {p['vocab']} (forward + backward)",
+        "",
+        "| implementation | peak memory (MiB) | time (s) |",
+        "|---|---|---|",
+        *(f"| {r['impl']} | {r['peak_mb']:.1f} | {r['time_s']:.3f} |" for r in p["rows"]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--world", default="", help="world setting prefix, e.g. 'uncorrelated/'")
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--methods", default="ga,graddiff,kl,npo,mari")
+    ap.add_argument("--quick", action="store_true", help="one grid point per method")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--vocab", type=int, default=32768, help="vocabulary of the pooled-softmax table")
+    ap.add_argument("--positions", type=int, default=1024, help="positions of the pooled-softmax table")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    from obliviate.data.sources import load_rows
+    from obliviate.models import load_model_and_tokenizer
+
+    rows = {
+        k: load_rows(f"world:{a.world}{s}")
+        for k, s in (("forget", "forget10"), ("retain", "retain_eval"), ("holdout", "holdout10"))
+    }
+    res: dict = {"settings": vars(a), "device": "cuda" if torch.cuda.is_available() else "cpu", "methods": {}}
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        for ref, spec in (("original", a.preset), ("gold", f"{a.preset}/gold")):
+            model, tok = load_model_and_tokenizer(ModelConfig(path=f"world:{a.world}{spec}"))
+            res[ref] = {**qa_accuracy(model, tok, a.world, tmp / ref), **certificate(model, tok, rows)}
+            print(ref, res[ref], flush=True)
+        grid = QUICK if a.quick else GRID
+        for name in a.methods.split(","):
+            runs = []
+            for args, lr in grid[name]:
+                runs.append(one_run(name, args, lr, a, rows, tmp))
+                print(runs[-1], flush=True)
+            kept, ok = pick(runs, res["original"], res["gold"])
+            res["methods"][name] = {"runs": runs, "kept": kept, "kept_ok": ok}
+    timing = {m: measure_step(m, info["kept"]["args"], a) for m, info in res["methods"].items()}
+    for m, info in res["methods"].items():
+        info["step_s"], info["peak_bytes"] = timing[m]
+        info["step_ratio"] = timing[m][0] / timing["graddiff"][0] if "graddiff" in timing else float("nan")
+        info["mem_ratio"] = timing[m][1] / timing["kl"][1] if "kl" in timing else float("nan")
+    res["pooled_softmax"] = {
+        "vocab": a.vocab,
+        "positions": a.positions,
+        "rows": pooled_softmax_table(a.vocab, a.positions),
+    }
+    out = Path(a.out)
+    atomic_write_json(out / "mari_vs_baselines.json", res)
+    atomic_write_text(out / "mari_vs_baselines.md", render(res))
+    print(render(res))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""What the built-in Reveal-and-Release tasks share: instruction-prefix worlds, a word-level tokenizer, a tiny GPT-2
+trained from scratch through the project's one training loop, and an on-disk cache.
+
+Every task document is ``<i> w1 w2 w3 </i>`` (an instruction prefix drawn from invented instruction words) followed
+by a body whose *kind* (topic, entity mix, code vs arithmetic) the prefix decides through hidden per-word affinities
+plus a pairwise "trigger" bonus, so what an instruction elicits depends on word *combinations*. The model learns
+p(body | prefix); Reveal searches prefixes; the truth (each prefix's kind probabilities) is known for evaluation.
+
+Cache: ``$OBLIVIATE_CACHE/reveal_tasks/<name>-<size>-<hash of the task config>/`` (default ``~/.cache/obliviate``)
+holds ``model/`` (weights + tokenizer) and any task files (e.g. the toxicity task's bag-of-words scorer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from obliviate.errors import ObliviateError
+from obliviate.types import LossOutput
+from obliviate.utils.io import atomic_dir
+
+FORMAT_VERSION = 1  # bump when generated documents change, so cached task models are rebuilt
+EOS, PAD = "<|endoftext|>", "<pad>"
+OPEN, CLOSE = "<i>", "</i>"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The task model (GPT-2 from config) and its training recipe."""
+
+    layers: int = 2
+    dim: int = 64
+    heads: int = 4
+    mlp: int = 256
+    context: int = 48
+    lr: float = 3e-3
+    batch_size: int = 64
+    steps: int = 600
+    warmup_steps: int = 30
+    seed: int = 0
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("OBLIVIATE_CACHE", Path.home() / ".cache" / "obliviate")) / "reveal_tasks"
+
+
+def config_hash(*parts: Any) -> str:
+    blob = json.dumps([FORMAT_VERSION, *[asdict(p) if hasattr(p, "__dataclass_fields__") else p for p in parts]],
+                      sort_keys=True, default=str)  # fmt: skip
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def prefix_text(words: Sequence[str]) -> str:
+    return " ".join([OPEN, *words, CLOSE])
+
+
+def all_prefixes(words: Sequence[str], length: int) -> list[tuple[str, ...]]:
+    """Every ordered prefix of ``length`` distinct instruction words."""
+    return list(itertools.permutations(words, length))
+
+
+def split_prefixes(prefixes: list[tuple[str, ...]], seed: int) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """A seeded half / half split: (Reveal pool side, held-out evaluation side)."""
+    order = list(prefixes)
+    random.Random(f"prefix-split:{seed}").shuffle(order)
+    half = len(order) // 2
+    return order[:half], order[half:]
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def kind_probs(prefix: Sequence[str], affinity: dict[str, np.ndarray], pair_bonus: dict[frozenset, np.ndarray],
+               base: np.ndarray) -> np.ndarray:  # fmt: skip
+    """p(kind | prefix) = softmax(base + sum of word affinities + bonuses of the word pairs present)."""
+    z = base + sum(affinity[w] for w in prefix)
+    for a, b in itertools.combinations(prefix, 2):
+        z = z + pair_bonus.get(frozenset((a, b)), 0.0)
+    return softmax(np.asarray(z, dtype=float))
+
+
+def build_word_tokenizer(texts: Sequence[str]):
+    """A whitespace word-level ``PreTrainedTokenizerFast`` over every word in ``texts`` (EOS id 0, pad id 1).
+
+    Task worlds are closed vocabularies, so word-level ids keep sequences short and decoding exact.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = sorted({w for t in texts for w in t.split()} - {EOS, PAD})
+    vocab = {EOS: 0, PAD: 1, **{w: i + 2 for i, w in enumerate(words)}}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token=EOS))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins words with single spaces
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=EOS, eos_token=EOS, unk_token=EOS, pad_token=PAD)
+
+
+class NLL:
+    """Plain next-token NLL on the labelled tokens: the unregistered method that trains task models (and fits
+    Reveal-and-Release's negate-mode adapters) through :func:`obliviate.train.loop.train`."""
+
+    needs_reference = False
+    needs_retain = False
+    needs_alt = False
+
+    def loss(self, model: Any, forget: Any, retain: Any, ref: Any) -> LossOutput:
+        from obliviate.losses import masked_mean_nll
+        from obliviate.methods.base import forward_logits
+
+        nll = masked_mean_nll(forward_logits(model, forget), forget.labels)
+        return LossOutput(nll, {"nll": nll.item()})
+
+
+def rows_to_data(rows: list[dict[str, Any]], tokenizer: Any, max_length: int, retain: list[dict] | None = None):
+    """Tokenise prompt/answer rows into the loop's :class:`~obliviate.data.UnlearnData` (retain optional)."""
+    from obliviate.data import UnlearnData, tokenize_rows
+
+    ex, stats = tokenize_rows(rows, tokenizer, max_length=max_length)
+    rex, rstats = tokenize_rows(retain, tokenizer, max_length=max_length) if retain else (None, None)
+    return UnlearnData(ex, rex, None, rows, retain, None, {"forget": stats, "retain": rstats})
+
+
+def train_task_model(rows: list[dict[str, str]], spec: ModelSpec, progress: bool = True):
+    """Train a GPT-2 from scratch on prompt (prefix) / answer (body) rows; returns ``(model, tokenizer)``."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from obliviate.config import TrainConfig
+    from obliviate.train.loop import train
+
+    tok = build_word_tokenizer([r["prompt"] + " " + r["answer"] for r in rows])
+    torch.manual_seed(spec.seed)
+    cfg = GPT2Config(
+        vocab_size=len(tok), n_positions=spec.context, n_embd=spec.dim, n_layer=spec.layers, n_head=spec.heads,
+        n_inner=spec.mlp, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )  # fmt: skip
+    model = GPT2LMHeadModel(cfg)
+    data = rows_to_data(rows, tok, spec.context)
+    tcfg = TrainConfig(
+        lr=spec.lr, batch_size=spec.batch_size, max_steps=spec.steps, warmup_steps=spec.warmup_steps,
+        scheduler="cosine", clip_grad=1.0, seed=spec.seed, log_every=50,
+    )  # fmt: skip
+    train(model, tok, NLL(), data, tcfg, None, progress=progress)
+    model.generation_config.pad_token_id = tok.pad_token_id
+    return model, tok
+
+
+def cached_build(name: str, key: str, build: Callable[[Path], None], rebuild: bool = False) -> Path:
+    """``cache_root()/name-key``, built by ``build(tmp_dir)`` into a temp folder first when missing (or ``rebuild``)."""
+    final = cache_root() / f"{name}-{key}"
+    if rebuild or not (final / "DONE").is_file():
+        with atomic_dir(final) as tmp:
+            build(tmp)
+            (tmp / "DONE").write_text("ok\n")
+    return final
+
+
+@dataclass
+class TokenStats:
+    """Mean NLL and perplexity of answer tokens."""
+
+    nll: float
+    ppl: float
+
+
+def answer_nll(model: Any, tokenizer: Any, rows: list[dict[str, str]], batch_size: int = 64) -> TokenStats:
+    """Token-weighted mean NLL (and perplexity) of the answers given their prompts."""
+    import torch
+
+    from obliviate.data import collate, tokenize_rows
+    from obliviate.losses import token_logprobs
+
+    ex, _ = tokenize_rows(rows, tokenizer, max_length=model.config.n_positions)
+    total, count = 0.0, 0
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, len(ex), batch_size):
+            b = collate(ex[s : s + batch_size], tokenizer.pad_token_id)
+            logp, mask = token_logprobs(model(**b.model_inputs()).logits, b.labels)
+            total, count = total - float(logp.sum()), count + int(mask.sum())
+    model.train(was)
+    nll = total / max(count, 1)
+    return TokenStats(nll, math.exp(min(nll, 50.0)))
+
+
+def check_size(size: str, sizes: Sequence[str], task: str) -> None:
+    if size not in sizes:
+        raise ObliviateError(f"task {task!r} has sizes {', '.join(sizes)} (got {size!r}); e.g. task:{task}/test")

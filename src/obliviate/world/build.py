@@ -1,0 +1,190 @@
+"""Build and cache the world's tokenizer and models (full and gold), and resolve ``world:`` model specs.
+
+Cache layout under ``$OBLIVIATE_CACHE`` (default ``~/.cache/obliviate``)::
+
+    world/<setting>-s<seed>-p<people>-<world key>/
+        tokenizer-v<vocab>/                 the world's BPE tokenizer
+        <preset>-<variant>-<model key>/     HF model + tokenizer, world_model.json (recipe, data, timing, exact
+                                            match per split, guessing rates), loss_curve.json, train_log.jsonl
+
+The world key hashes the world config; the model key hashes world key + preset (architecture and recipe) +
+variant. Every folder is written atomically and built under a file lock, so concurrent builders (two CLI runs,
+pytest-xdist workers) wait for each other instead of duplicating work; a second run reuses the cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from obliviate.errors import ObliviateError
+from obliviate.utils.io import atomic_dir, atomic_write_json, provenance
+from obliviate.world.people import FORMAT_VERSION, WorldConfig
+from obliviate.world.presets import Preset, get_preset
+from obliviate.world.splits import parse_options, rows_for
+
+log = logging.getLogger(__name__)
+VARIANTS = ("full", "gold-forget01", "gold-forget05", "gold-forget10")
+
+
+def cache_root() -> Path:
+    """``$OBLIVIATE_CACHE``, else ``~/.cache/obliviate``."""
+    return Path(os.environ.get("OBLIVIATE_CACHE") or Path.home() / ".cache" / "obliviate").expanduser()
+
+
+def world_dir(cfg: WorldConfig) -> Path:
+    return cache_root() / "world" / f"{cfg.setting}-s{cfg.seed}-p{cfg.people}-{cfg.key()}"
+
+
+@contextlib.contextmanager
+def _locked(lock_file: Path) -> Iterator[None]:
+    """An exclusive lock on ``lock_file`` (POSIX ``flock``; no locking where fcntl is missing)."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: single builder assumed
+        yield
+        return
+    with open(lock_file, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def ensure_tokenizer(cfg: WorldConfig, vocab_size: int, *, rebuild: bool = False) -> Path:
+    """The folder of the world's tokenizer, trained (about 2 s) when missing or when ``rebuild``."""
+    from obliviate.world.tokenizer import build_world_tokenizer
+
+    path = world_dir(cfg) / f"tokenizer-v{vocab_size}"
+    with _locked(world_dir(cfg) / f".{path.name}.lock"):
+        if rebuild or not (path / "tokenizer.json").is_file():
+            with atomic_dir(path) as tmp:
+                build_world_tokenizer(cfg, tmp, vocab_size)
+    return path
+
+
+def parse_variant(variant: str) -> str:
+    """Normalise a model variant: ``full``, ``gold`` (= ``gold-forget10``) or ``gold-forgetNN``."""
+    v = "gold-forget10" if variant == "gold" else variant
+    if v not in VARIANTS:
+        raise ObliviateError(f"unknown world model variant {variant!r}; use full, gold or gold-forget01/05/10")
+    return v
+
+
+def model_dir(cfg: WorldConfig, preset: Preset, variant: str) -> Path:
+    blob = json.dumps(
+        {"world": cfg.key(), "preset": preset.as_dict(), "variant": variant, "format": FORMAT_VERSION}, sort_keys=True
+    )
+    return world_dir(cfg) / f"{preset.name}-{variant}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+
+def training_split(variant: str) -> str:
+    """The split a variant trains on: ``train_full`` or ``train_goldNN``."""
+    return "train_full" if variant == "full" else "train_gold" + variant[-2:]
+
+
+def training_rows(cfg: WorldConfig, variant: str, general_repeat: int) -> list[dict]:
+    """The variant's training rows; general-knowledge rows repeated ``general_repeat`` times in all (they are few
+    and short-answered, so without repetition they lag the people by several epochs)."""
+    rows = rows_for(cfg, training_split(variant), "all")
+    return rows + rows_for(cfg, "general", "all") * (general_repeat - 1)
+
+
+def evaluate_world_model(model: Any, tokenizer: Any, cfg: WorldConfig, variant: str) -> dict[str, Any]:
+    """Exact match on forget / retain / holdout / general QA, and the guessing baseline on forget QA.
+
+    ``guess_rate`` answers each attribute with its most common value among the model's trained people;
+    ``oracle_guess_rate`` with the most common value of the forget split itself (the best constant guess).
+    """
+    from obliviate.world.qa import guess_rates, qa_accuracy
+
+    pct = "10" if variant == "full" else variant[-2:]
+    forget, retain, holdout = f"forget{pct}", f"retain{100 - int(pct):02d}", f"holdout{pct}"
+    em = {s: qa_accuracy(model, tokenizer, rows_for(cfg, s, "qa"), batch_size=128).accuracy for s in
+          (forget, retain, holdout, "general")}  # fmt: skip
+    f_rows = rows_for(cfg, forget, "qa")
+    trained = rows_for(cfg, "train_full" if variant == "full" else retain, "qa")
+    trained = [r for r in trained if r["person"] is not None]
+    return {
+        "exact_match": em,
+        "guess_rate": guess_rates(f_rows, trained),
+        "oracle_guess_rate": guess_rates(f_rows, f_rows),
+    }
+
+
+def build_model(cfg: WorldConfig, preset: Preset, variant: str, *, progress: bool = True) -> Path:
+    """Train one world model from scratch and save it (atomically) with its record; returns its folder."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from obliviate.world.memorise import memorise
+    from obliviate.world.presets import build_model as init_model
+
+    t0 = time.time()
+    tok_dir = ensure_tokenizer(cfg, preset.vocab_size)
+    tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
+    rows = training_rows(cfg, variant, preset.recipe.general_repeat)
+    final = model_dir(cfg, preset, variant)
+    with atomic_dir(final) as tmp:
+        model = init_model(preset, tokenizer, seed=preset.recipe.seed)
+        run = memorise(model, tokenizer, rows, preset.recipe, tmp, progress=progress)
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        with torch.no_grad():
+            scores = evaluate_world_model(model, tokenizer, cfg, variant)
+        record = {
+            "world": {**cfg.__dict__, "key": cfg.key()},
+            "preset": preset.as_dict(),
+            "variant": variant,
+            "trained_on": training_split(variant) + " (general knowledge x%d)" % preset.recipe.general_repeat,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "training": run,
+            "build_time_s": round(time.time() - t0, 2),
+            **scores,
+            **provenance(),
+        }
+        atomic_write_json(tmp / "world_model.json", record)
+    return final
+
+
+def resolve_model_path(spec: str, *, rebuild: bool = False, progress: bool = True) -> Path:
+    """The saved HF model folder (with tokenizer) of a world model spec, built on first use.
+
+    Args:
+        spec: ``[options/]preset[/variant]``, e.g. ``tiny``, ``tiny/gold``, ``uncorrelated/small/gold-forget05``
+            (grammar: :mod:`obliviate.world.splits`).
+        rebuild: retrain the model (and the tokenizer) even when cached.
+        progress: show progress bars while building.
+
+    Returns:
+        The model folder (loadable with ``AutoModelForCausalLM.from_pretrained``).
+    """
+    cfg, target = parse_options(spec)
+    parts = target.split("/")
+    if len(parts) > 2:
+        raise ObliviateError(f"world model spec {spec!r} has too many parts; use [options/]preset[/variant]")
+    preset = get_preset(parts[0])
+    variant = parse_variant(parts[1] if len(parts) == 2 else "full")
+    if rebuild:
+        ensure_tokenizer(cfg, preset.vocab_size, rebuild=True)
+    path = model_dir(cfg, preset, variant)
+    with _locked(path.parent / f".{path.name}.lock"):
+        if rebuild or not (path / "world_model.json").is_file():
+            log.info("building world model %s into %s", spec, path)
+            build_model(cfg, preset, variant, progress=progress)
+    return path
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """The ``world_model.json`` record of a built model folder."""
+    return json.loads((Path(path) / "world_model.json").read_text())

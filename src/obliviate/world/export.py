@@ -1,0 +1,63 @@
+"""Write the world's splits as JSONL files the data layer reads (``obliviate world export --out DIR``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from obliviate.errors import ObliviateError
+from obliviate.utils.io import atomic_dir, provenance
+from obliviate.world.corpus import world_rows
+from obliviate.world.people import WorldConfig, split_sizes
+from obliviate.world.qa import guess_rates
+from obliviate.world.splits import PEOPLE_SPLITS, TRAIN_SPLITS, rows_for, split_people
+
+
+def _jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def describe_world(cfg: WorldConfig) -> dict[str, Any]:
+    """Config, split membership, row counts and guessing baselines of the world ``cfg`` (what ``world.json``
+    holds and ``obliviate world info`` prints)."""
+    world, _, _ = world_rows(cfg)
+    splits = {s: split_people(cfg, s) for s in PEOPLE_SPLITS}
+    counts = {s: {"people": len(splits.get(s, [])), "qa": len(rows_for(cfg, s, "qa")),
+                  "bio": len(rows_for(cfg, s, "bio"))} for s in (*PEOPLE_SPLITS, "general")}  # fmt: skip
+    guess = {}
+    for pct in split_sizes(cfg.people):
+        forget = rows_for(cfg, f"forget{pct:02d}", "qa")
+        guess[f"forget{pct:02d}"] = guess_rates(forget, rows_for(cfg, f"retain{100 - pct:02d}", "qa"))
+    return {
+        "config": {**cfg.__dict__, "key": cfg.key()},
+        "people": len(world.people),
+        "domains": {p.name: p.domain for p in world.people},
+        "splits": splits,
+        "counts": counts,
+        "guess_rate_from_retain": guess,
+        "training": {"full": "train_full = forget10 + retain90 (QA + bio) + general (QA + text)",
+                     "gold-forgetNN": "train_goldNN = retainNN (QA + bio) + general (QA + text)"},  # fmt: skip
+    }
+
+
+def export_world(cfg: WorldConfig, out: str | Path, *, overwrite: bool = False) -> Path:
+    """Write every split of ``cfg`` as JSONL into ``out`` (atomically), plus ``world.json``.
+
+    Files: ``<split>.jsonl`` (QA rows) and ``<split>_bio.jsonl`` (biography sentences) for every people split and
+    ``general``; ``train_full.jsonl`` / ``train_goldNN.jsonl`` (QA + text rows the models were trained on).
+
+    Raises:
+        ObliviateError: ``out`` exists and is not empty, unless ``overwrite``.
+    """
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ObliviateError(f"export folder {str(out)!r} is not empty; choose a new folder or pass --overwrite")
+    with atomic_dir(out) as tmp:
+        for split in (*PEOPLE_SPLITS, "general"):
+            _jsonl(tmp / f"{split}.jsonl", rows_for(cfg, split, "qa"))
+            _jsonl(tmp / f"{split}_bio.jsonl", rows_for(cfg, split, "bio"))
+        for split in TRAIN_SPLITS:
+            _jsonl(tmp / f"{split}.jsonl", rows_for(cfg, split, "all"))
+        (tmp / "world.json").write_text(json.dumps({**describe_world(cfg), **provenance()}, indent=2) + "\n")
+    return out

@@ -1,0 +1,52 @@
+"""``obliviate eval`` end to end on the tiny saved model and jsonl files."""
+
+from __future__ import annotations
+
+import json
+
+from obliviate.cli import main
+
+
+def test_help_shows_runnable_examples(capsys):
+    try:
+        main(["eval", "--help"])
+    except SystemExit as e:
+        assert e.code == 0
+    out = capsys.readouterr().out
+    assert "obliviate eval --model world:tiny --gold world:tiny/gold --suite world" in out
+    assert "--suite {world,tofu,muse,custom}" in out
+
+
+def test_custom_suite_writes_eval_json_and_summary(tmp_path, tiny_gpt2_dir, tiny_data_files, capsys):
+    out = tmp_path / "out"
+    argv = ["eval", "--model", str(tiny_gpt2_dir), "--suite", "custom", "--out", str(out), "--no-progress"]
+    argv += ["--forget", str(tiny_data_files["forget"]), "--holdout", str(tiny_data_files["holdout"])]
+    argv += ["--metrics", "forget_nll,forget_acc,mia_loss,forget_quality,forget_truth_ratio"]
+    assert main(argv) == 0
+    doc = json.loads((out / "eval.json").read_text())
+    assert doc["metrics"]["mia_loss"]["status"] == "ok"
+    assert doc["metrics"]["forget_quality"]["status"] == "skipped"  # no --gold
+    assert "perturbed" in doc["metrics"]["forget_truth_ratio"]["note"]  # plain QA rows: no perturbed answers
+    printed = capsys.readouterr().out
+    assert "forget_acc" in printed and f"wrote {out / 'eval.json'}" in printed
+
+
+def test_bad_arguments_exit_2_with_one_line(tmp_path, tiny_gpt2_dir, tiny_data_files, capsys):
+    assert main(["eval", "--model", str(tiny_gpt2_dir), "--suite", "tofu", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: suite 'tofu' needs --data DIR") and err.count("\n") == 1
+    forget = str(tiny_data_files["forget"])
+    assert main(["eval", "--model", str(tmp_path / "nope"), "--suite", "custom", "--forget", forget]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_run_folder_evaluates_its_model_and_receives_eval_json(tmp_path):
+    from obliviate.cli.eval import _model_and_out
+
+    run = tmp_path / "run"
+    (run / "model").mkdir(parents=True)
+    (run / "config.yaml").write_text("{}\n")
+    assert _model_and_out(str(run), None) == (str(run / "model"), run)
+    assert _model_and_out(str(run / "model"), None) == (str(run / "model"), run)
+    assert _model_and_out("world:tiny/gold", None)[1].name == "world_tiny_gold"
+    assert _model_and_out("world:tiny", str(tmp_path / "x"))[1] == tmp_path / "x"

@@ -1,0 +1,50 @@
+"""Model loading: local folders, dtype, pad-token fallback, bad paths and options."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from obliviate.config import ModelConfig
+from obliviate.errors import ObliviateError
+from obliviate.models import describe_model, load_model_and_tokenizer
+
+
+def test_loads_a_local_folder_in_the_requested_dtype(tiny_model_dirs):
+    model, tok = load_model_and_tokenizer(ModelConfig(path=str(tiny_model_dirs["llama"]), dtype="bf16"))
+    assert next(model.parameters()).dtype == torch.bfloat16
+    assert model.config.pad_token_id == tok.pad_token_id is not None
+    facts = describe_model(ModelConfig(path=str(tiny_model_dirs["gpt2"])))
+    assert facts["architecture"] == "GPT2LMHeadModel" and facts["vocab_size"] == len(tok)
+
+
+def test_missing_pad_token_falls_back_to_eos_and_is_logged(tiny_gpt2, tmp_path, caplog):
+    model, tok = tiny_gpt2
+    tok.pad_token = None
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    with caplog.at_level(logging.INFO):
+        model, tok = load_model_and_tokenizer(ModelConfig(path=str(tmp_path)))
+    assert tok.pad_token == tok.eos_token and model.config.pad_token_id == tok.eos_token_id
+    assert "no pad token" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        (ModelConfig(path="/no/such/model"), r"model path '/no/such/model' does not exist; pass an existing"),
+        (ModelConfig(path="./relative/missing"), r"model path './relative/missing' does not exist"),
+        (ModelConfig(path="gpt2", dtype="fp16"), r"model.dtype must be one of fp32, bf16"),
+    ],
+)
+def test_bad_model_settings_name_the_problem(cfg, message):
+    with pytest.raises(ObliviateError, match=message):
+        load_model_and_tokenizer(cfg)
+
+
+def test_an_unreachable_hub_id_fails_with_a_clear_message(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ObliviateError, match=r"could not load .*'obliviate-test/no-such-model'"):
+        load_model_and_tokenizer(ModelConfig(path="obliviate-test/no-such-model"))
