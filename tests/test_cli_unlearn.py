@@ -19,7 +19,11 @@ def test_unlearn_then_overwrite_and_resume_flags(run_overrides, tmp_path, capsys
     err = capsys.readouterr().err
     assert err.startswith("error: output_dir ") and "--overwrite" in err and len(err.strip().splitlines()) == 1
     assert main([*args, "--resume"]) == 0
-    assert main([*args, "--overwrite"]) == 0
+    # options may sit between overrides (argparse alone would reject the trailing key=value)
+    assert main(["unlearn", "--quiet", *args[2:-1], "--overwrite", args[-1], "train.max_steps=1"]) == 0
+    assert "ok: graddiff, 1 steps" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["unlearn", "--bogus", "a=1"])
 
 
 @pytest.mark.parametrize(

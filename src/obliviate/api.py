@@ -76,12 +76,18 @@ def build_method(cfg: RunConfig) -> Any:
 
 
 def stop_threshold(cfg: RunConfig) -> float:
-    """The effective ``stop_retain_drop``: None means 3 % for several requests and off for one; 0 is off."""
-    if cfg.stop_retain_drop is None:
-        return DEFAULT_STOP_DROP if len(cfg.data.forget) > 1 else 0.0
-    if not 0.0 <= cfg.stop_retain_drop < 1.0:
-        raise ObliviateError(f"stop_retain_drop must be in [0, 1) (got {cfg.stop_retain_drop}); e.g. 0.03 for 3 %")
-    return cfg.stop_retain_drop
+    """The effective ``stop_retain_drop``: None means 3 % for several requests and off for one; 0 is off.
+
+    The rule measures retain accuracy, so without ``data.retain`` it is off (and an explicit value is an error).
+    """
+    drop = cfg.stop_retain_drop
+    if drop is not None and not 0.0 <= drop < 1.0:
+        raise ObliviateError(f"stop_retain_drop must be in [0, 1) (got {drop}); e.g. 0.03 for 3 %")
+    if drop and not cfg.data.retain:
+        raise ObliviateError("stop_retain_drop needs retain data to measure accuracy on; set data.retain")
+    if drop is None:
+        return DEFAULT_STOP_DROP if len(cfg.data.forget) > 1 and cfg.data.retain else 0.0
+    return drop
 
 
 def work_dir(output_dir: str | Path) -> Path:
@@ -155,10 +161,21 @@ def _start_work_dir(cfg: RunConfig, status: str, main: bool) -> Path:
     if status in ("new", "overwrite"):
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    resolved = {**to_dict(cfg), **provenance()}
-    resolved["overwrite"] = resolved["resume"] = False  # run flags, not part of the experiment
-    atomic_write_text(work / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    resolved = {**to_dict(cfg), "overwrite": False, "resume": False}  # run flags are not part of the experiment
+    if status == "resume" and (work / "config.yaml").is_file():
+        _warn_changes(yaml.safe_load((work / "config.yaml").read_text()), resolved)
+    atomic_write_text(work / "config.yaml", yaml.safe_dump({**resolved, **provenance()}, sort_keys=False))
     return work
+
+
+def _warn_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> None:
+    """Log the settings a resumed run changes (e.g. a lower train.lr after a non-finite loss)."""
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            _warn_changes(before, value, f"{prefix}{key}.")
+        elif before != value:
+            log.warning("resuming with %s%s=%r (was %r)", prefix, key, value, before)
 
 
 def _reference(method: Any, model: Any, lora: bool) -> Any:
@@ -248,9 +265,9 @@ def unlearn(cfg: RunConfig, *, progress: bool = True) -> RunResult:
     if cfg.lora.enabled:
         model = attach_lora(model, cfg.lora)
     ref = _reference(method, model, cfg.lora.enabled)
-    report = trainable_report(model)
     t0 = time.time()
     requests = _train_requests(cfg, model, tokenizer, method, datas, ref, acc, work, progress)
+    report = trainable_report(model)  # after training: a method's setup may narrow what trains (rmu)
     summary = {
         "method": cfg.method.name,
         "steps": sum(r["steps"] for r in requests),

@@ -160,5 +160,5 @@ def load_model_and_tokenizer(cfg: ModelConfig):
     model = _load_model(src, cfg)
     ensure_pad(model, tokenizer)
     n = sum(p.numel() for p in model.parameters())
-    log.info("loaded %s (%s, %.1fM parameters, %s)", cfg.path, type(model).__name__, n / 1e6, cfg.dtype)
+    log.info("loaded %s (%s, %s parameters, %s)", cfg.path, type(model).__name__, f"{n:,}", cfg.dtype)
     return model, tokenizer

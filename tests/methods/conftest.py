@@ -9,6 +9,7 @@ import torch
 from method_testkit import (
     ARCHS,
     FORGET_ANSWER_TOKENS,
+    N_ROWS,
     REFUSALS,
     RETAIN_ANSWER_TOKENS,
     cat_batches,
@@ -23,10 +24,10 @@ from obliviate.types import Batch
 
 @pytest.fixture(scope="session")
 def batches() -> dict[str, Batch]:
-    """``forget`` (with ``alt`` = same prompts + a refusal), ``forget_plain`` (no alt) and ``retain``: 4 rows each."""
+    """``forget`` (with ``alt`` = same prompts + a refusal), ``forget_plain`` (no alt) and ``retain``: 8 rows each."""
     gen = torch.Generator().manual_seed(1234)
-    fp, fa = rows(gen, 4, FORGET_ANSWER_TOKENS)
-    rp, ra = rows(gen, 4, RETAIN_ANSWER_TOKENS)
+    fp, fa = rows(gen, N_ROWS, FORGET_ANSWER_TOKENS)
+    rp, ra = rows(gen, N_ROWS, RETAIN_ANSWER_TOKENS)
     alt = make_batch(fp, [REFUSALS[i % 2] for i in range(len(fp))])
     plain = make_batch(fp, fa)
     return {"forget": Batch(plain.input_ids, plain.attention_mask, plain.labels, alt=alt), "forget_plain": plain,

@@ -22,6 +22,7 @@ FORGET_ANSWER_TOKENS = (20, 38)  # forget answers: their own "topic" vocabulary,
 RETAIN_ANSWER_TOKENS = (38, 56)  # retain answers
 REFUSALS = ([56, 57, 58, EOS], [59, 60, 61, 62, EOS])  # two fixed "I don't know" answers
 ARCHS = ("gpt2", "llama")
+N_ROWS = 8  # forget and retain rows each (with 4 the tiny models entangle them and results swing with the seed)
 MEMORISE_NLL = 0.3  # train until the mean answer NLL is below this: the model "knows" the answers (p ~ 0.75)
 MEMORISE_MAX_STEPS = 100
 

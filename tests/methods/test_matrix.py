@@ -5,31 +5,33 @@ few plain AdamW steps (not the project's training loop) on a model that has memo
 answers, giving the method only what it declares (``needs_reference`` / ``needs_retain`` / ``needs_alt``), and
 checks: the loss is a finite scalar with finite logs; backward gives finite, non-zero gradients; every trainable
 parameter changed and nothing else did (under LoRA: only adapter weights); the forget NLL rose (for task_vector:
-after ``finalize``); and methods that use retain data forget selectively (see ``test_method`` for the bound).
+after ``finalize``); methods that use retain data forget selectively (the retain NLL rises less than the forget
+NLL). ``test_retain_term_protects_retain`` bounds the retain NLL of every method with a ``RetainTerm`` by half that
+of the same run with the retain weight set to 0.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import typing
 
 import pytest
 import torch
-from method_testkit import ARCHS, VOCAB, answer_nll
+from method_testkit import ARCHS, answer_nll
 from torch import nn
 
 from obliviate.config import from_dict
-from obliviate.methods import METHODS
+from obliviate.methods import METHODS, RetainTerm
 from obliviate.train.reference import Reference
 
 STEPS = 5
-# RMU drags layer-ℓ activations towards a distant target (|c·u| = 20 against hidden-state norms of 1-8 here); the
-# next-token NLL only responds once the activations have moved, after ~8-10 steps on these models.
-STEPS_FOR = {"rmu": 12}
-LR = {"full": 1e-2, "lora": 3e-2}
-MIN_FORGET_RISE = 0.1  # nats; observed rises are 0.2-10 nats at these budgets
-# A retain term must keep the model well above chance on retain answers: GA without one ends at 4-7 nats on the same
-# budget (ln 64 = 4.16 is the uniform guess). We allow losing at most half of a uniform guess's NLL.
-MAX_RETAIN_RISE = 0.5 * math.log(VOCAB)
+# RMU drags layer-ℓ activations towards a distant target (|c·u| = 20 against hidden-state norms of 1-8 here) while
+# alpha=100 pins the retain activations; the next-token NLL only responds once the activations have moved, after
+# ~10-20 steps on these models (tiny GPT-2 is the slowest).
+STEPS_FOR = {"rmu": 20}
+LR = {"full": 1e-2, "lora": 2e-2}
+MIN_FORGET_RISE = 0.1  # nats; observed rises are 0.3-15 nats at these budgets
 
 
 def lora_wrap(model: nn.Module, arch: str) -> nn.Module:
@@ -100,5 +102,35 @@ def test_method(name: str, arch: str, mode: str, fresh, batches) -> None:
     r0, r1 = r["nll0"]["retain"], r["nll1"]["retain"]
     assert f1 > f0 + MIN_FORGET_RISE, f"forget NLL {f0:.3f} -> {f1:.3f} did not rise"
     if r["method"].needs_retain:
-        assert r1 - r0 < MAX_RETAIN_RISE, f"retain NLL {r0:.3f} -> {r1:.3f} rose by more than {MAX_RETAIN_RISE:.2f}"
         assert r1 - r0 < f1 - f0, f"not selective: retain NLL rose {r1 - r0:.3f}, forget NLL {f1 - f0:.3f}"
+
+
+def retain_term_fields(name: str) -> list[str]:
+    """Names of the ``RetainTerm`` fields of a method's Config (empty for methods without one)."""
+    hints = typing.get_type_hints(METHODS.get(name).Config)
+    return [f.name for f in dataclasses.fields(METHODS.get(name).Config) if hints[f.name] is RetainTerm]
+
+
+# every method with a RetainTerm (default config), plus the KL retain path that the kl method also uses
+RETAIN_CASES = [pytest.param(n, {}, id=n) for n in METHODS.names() if retain_term_fields(n)] + [
+    pytest.param("graddiff", {"retain": {"kind": "kl"}}, id="graddiff-retain.kind=kl")
+]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize(("name", "args"), RETAIN_CASES)
+def test_retain_term_protects_retain(name: str, args: dict, arch: str, fresh, batches) -> None:
+    """The bound on retain NLL: below the same run without the retain term (weight 0, so no retain batch either).
+
+    An absolute bound would only restate this budget's numbers; the twin isolates what the retain term buys, and we
+    ask it to at least halve the retain NLL. Observed: the twins without the term end at 3.9-9.8 nats on retain
+    (chance is ln 64 = 4.16), the runs with it at 0.3-1.1.
+    """
+    cfg = from_dict(METHODS.get(name).Config, args, "method.args")
+    # a nested override rebuilds the whole RetainTerm, so carry its kind over explicitly
+    off = {f: {"kind": getattr(cfg, f).kind, "weight": 0.0} for f in retain_term_fields(name)}
+    with_term = run_method(name, fresh(arch), batches, lora=False, steps=STEPS, lr=LR["full"], args=args)
+    without = run_method(name, fresh(arch), batches, lora=False, steps=STEPS, lr=LR["full"], args=off)
+    assert not without["method"].needs_retain
+    r_with, r_without = with_term["nll1"]["retain"], without["nll1"]["retain"]
+    assert r_with < 0.5 * r_without, f"retain NLL {r_with:.3f} with the retain term, {r_without:.3f} without"

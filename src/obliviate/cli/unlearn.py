@@ -73,9 +73,8 @@ def run_validate(args: argparse.Namespace) -> int:
     _setup_logging(quiet=True)
     report = validate(load_config(args.config, args.overrides))
     m = report["model"]
-    print(
-        f"model    {m['path']} -> {m['resolved']} ({m['architecture']}, vocab {m['vocab_size']}, pad {m['pad_token']!r})"
-    )
+    facts = f"{m['architecture']}, vocab {m['vocab_size']}, pad token {m['pad_token']!r}"
+    print(f"model    {m['path']} -> {m['resolved']} ({facts})")
     print(f"method   {report['method']}  {json.dumps(report['options'])}")
     for i, r in enumerate(report["requests"]):
         print(

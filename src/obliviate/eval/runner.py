@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from obliviate import __version__
 from obliviate.errors import ObliviateError
 from obliviate.eval.context import EvalContext, EvalOptions, ModelHandle
 from obliviate.eval.metrics import MetricSpec, metric_spec, skipped
@@ -110,6 +111,7 @@ class Runner:
     def _key(self, ctx: EvalContext, spec: MetricSpec, dep_keys: dict[str, str]) -> str:
         payload = {
             "version": CACHE_VERSION,
+            "obliviate": __version__,  # a new release may change a metric's definition
             "metric": spec.name,
             "model": ctx.handle.fingerprint,
             "data": {s: ctx.data_fingerprint(s) for s in spec.data},

@@ -8,6 +8,7 @@ from obliviate.methods import (
     kl,  # noqa: F401  (registers "kl")
     mari,  # noqa: F401  (registers "mari")
     npo,  # noqa: F401  (registers "npo")
+    reveal_release,  # noqa: F401  (registers "reveal_release")
     rmu,  # noqa: F401  (registers "rmu")
     simnpo,  # noqa: F401  (registers "simnpo")
     task_vector,  # noqa: F401  (registers "task_vector")

@@ -1,4 +1,5 @@
-"""Atomic training checkpoints: trainable weights, optimiser, scheduler, step and every process's RNG state.
+"""Atomic training checkpoints (trainable weights, optimiser, scheduler, step, every process's RNG state) and the
+resumable ``train_log.jsonl``.
 
 A checkpoint folder holds ``weights.safetensors`` (the parameters that train: all of them for full fine-tuning,
 the adapters under LoRA), ``state.pt`` (optimiser, scheduler, RNG states) and ``meta.json`` (``request``,
@@ -112,3 +113,33 @@ def load_checkpoint(path: Path, model: nn.Module, optimizer, scheduler, rank: in
     rngs = state["rng"]
     set_rng_state(rngs[rank] if rank < len(rngs) else rngs[0])
     return meta
+
+
+def apply_lr(optimizer, scheduler, lr: float) -> None:
+    """Make a restored optimiser and LambdaLR schedule use base lr ``lr`` from the current step on."""
+    scheduler.base_lrs = [lr] * len(scheduler.base_lrs)
+    for group, lam in zip(optimizer.param_groups, scheduler.lr_lambdas):
+        group["initial_lr"], group["lr"] = lr, lr * lam(scheduler.last_epoch)
+    scheduler._last_lr = [g["lr"] for g in optimizer.param_groups]
+
+
+class TrainLog:
+    """``train_log.jsonl``: one line per logged step, main process only; a resumed run drops lines after its start."""
+
+    def __init__(self, run_dir: Path | None, main: bool, request: int, start: int) -> None:
+        self.path = run_dir / "train_log.jsonl" if run_dir is not None and main else None
+        if self.path is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        if self.path is not None and self.path.exists():
+            keep = [line for line in self.path.read_text().splitlines() if line.strip()]
+            keep = [line for line in keep if _not_after(json.loads(line), request, start)]
+            self.path.write_text("".join(line + "\n" for line in keep))
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.path is not None:
+            with self.path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+
+
+def _not_after(rec: dict[str, Any], request: int, step: int) -> bool:
+    return (rec.get("request", 0), rec.get("step", 0)) <= (request, step)

@@ -106,6 +106,7 @@ def _record(request: int, data: Any, res: Any, stopper: RetainDropStop | None, m
         "request": request,
         "forget": data.stats.get("forget_spec"),
         "forget_examples": len(data.forget),
+        "forget_truncated": data.stats.get("forget", {}).get("truncated", 0),
         "steps": res.steps,
         "total_steps": res.total_steps,
         "stopped_early": res.stopped_early,

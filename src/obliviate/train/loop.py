@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import math
 import time
 from collections.abc import Callable
@@ -76,12 +75,151 @@ class TrainResult:
     resumed_from: int = 0  # step the run continued from (0: fresh start)
 
 
+def train(
+    model: nn.Module,
+    tokenizer: Any,
+    method: Any,
+    data: Any,
+    train_cfg: TrainConfig,
+    run_dir: str | Path | None = None,
+    *,
+    ref: Any = None,
+    accelerator: Accelerator | None = None,
+    request: int = 0,
+    callback: Callback | None = None,
+    callback_every: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` in place with ``method`` on ``data`` (see the module docstring for the step).
+
+    Args:
+        model: the (possibly peft-wrapped) model to train, unwrapped; it ends in eval mode.
+        tokenizer: its tokenizer (for the pad id).
+        method: a :class:`~obliviate.methods.base.Method`-shaped object (registered or not).
+        data: an :class:`~obliviate.data.UnlearnData` (``forget`` examples, optional ``retain``).
+        train_cfg: lr, batch sizes, accumulation, schedule, steps or epochs, clipping, bf16, checkpoints, seed.
+        run_dir: where ``train_log.jsonl`` and ``checkpoints/last`` go; None writes nothing.
+        ref: the frozen :class:`~obliviate.train.reference.Reference` when the method needs one.
+        accelerator: reuse an Accelerator (default: :func:`make_accelerator`) made with gradient_accumulation_steps=1
+            (the loop accumulates itself); what this call prepared is released at the end.
+        request: continual-unlearning request index (logged, and stored in checkpoints).
+        callback: called every ``callback_every`` optimiser steps (not after the last one: use the returned model)
+            on every process with a :class:`StepInfo`; returning True stops early.
+        callback_every: 0 disables the callback.
+        resume: continue from ``run_dir``'s checkpoint when it belongs to this request.
+        progress: show a tqdm bar with the live loss terms (main process only).
+
+    Returns:
+        A :class:`TrainResult`. ``method.finalize(model, ref)`` has run when present.
+
+    Raises:
+        NonFiniteLossError: a loss term or the gradient norm became NaN/Inf (the checkpoint on disk is kept).
+        ObliviateError: invalid settings or data (e.g. a method that needs retain data without any).
+    """
+    check_train_config(train_cfg)
+    if getattr(method, "needs_retain", False) and not data.retain:
+        raise ObliviateError(f"method {type(method).__name__} needs retain data; set data.retain")
+    if getattr(method, "needs_reference", False) and ref is None:
+        raise ObliviateError(f"method {type(method).__name__} needs a frozen reference model (ref=...)")
+    run_dir = Path(run_dir) if run_dir is not None else None
+    acc = accelerator or make_accelerator(run_dir)
+    if acc.gradient_accumulation_steps != 1:
+        raise ValueError("train() accumulates gradients itself (train.grad_accum); use gradient_accumulation_steps=1")
+    ctx = _setup(model, tokenizer, method, data, train_cfg, acc, ref, run_dir, request)
+    start = _resume(ctx) if resume and run_dir is not None else 0
+    tracking = bool(acc.log_with) and run_dir is not None
+    if tracking:
+        acc.init_trackers(f"request{request}")
+    t0 = time.time()
+    step, logs, stopped = _run(ctx, start, callback, callback_every, progress, tracking)
+    _call_hook(method, "finalize", model, ref)
+    model.eval()
+    if tracking:
+        acc.end_training()
+    acc.wait_for_everyone()
+    acc.free_memory()
+    return TrainResult(step, ctx.total, time.time() - t0, logs, stopped, start)
+
+
+def _run(
+    ctx: _Ctx, start: int, callback: Callback | None, every: int, progress: bool, tracking: bool
+) -> tuple[int, dict[str, float], bool]:
+    """Steps ``start + 1 .. total``: optimiser step, log, checkpoint, callback. Returns (step, last logs, stopped)."""
+    acc, cfg, request = ctx.acc, ctx.cfg, ctx.request
+    jsonl = ckpt.TrainLog(ctx.run_dir, acc.is_main_process, request, start)
+    bar = tqdm(
+        total=ctx.total, initial=start, desc=f"request {request}", disable=not (progress and acc.is_main_process)
+    )
+    _set_mode(ctx.model, ctx.method)
+    t0, logs, step = time.time(), {}, start
+    try:
+        while step < ctx.total:
+            try:
+                logs = _optimizer_step(ctx, step)
+            except _NonFinite as err:
+                raise NonFiniteLossError(_nonfinite_message(ctx, err, step + 1)) from None
+            step += 1
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k not in ("lr", "grad_norm")})
+            if step % cfg.log_every == 0 or step == ctx.total:
+                jsonl.write({"request": request, "step": step, **logs, "time_s": round(time.time() - t0, 3)})
+                if tracking:
+                    acc.log(logs, step=step)
+            if ctx.run_dir is not None and cfg.save_every and step % cfg.save_every == 0:
+                _save(ctx, step)
+            if callback is not None and every and step % every == 0 and step < ctx.total:
+                info = StepInfo(step, ctx.total, request, logs, ctx.model, acc)
+                stop = _any_process(acc, bool(callback(info)))
+                _set_mode(ctx.model, ctx.method)  # the callback may have evaluated in eval mode
+                if stop:
+                    return step, logs, True
+        return step, logs, False
+    finally:
+        bar.close()
+
+
+def _optimizer_step(ctx: _Ctx, step: int) -> dict[str, float]:
+    """One optimiser step over ``grad_accum`` micro-batches; returns the logged values (mean over processes).
+
+    Raises:
+        _NonFinite: a loss term or the gradient norm is NaN/Inf (the optimiser did not step, weights are intact).
+    """
+    cfg, acc = ctx.cfg, ctx.acc
+    sums: dict[str, float] = {"loss": 0.0}
+    for k in range(cfg.grad_accum):
+        forget, retain = ctx.batches.get(step * cfg.grad_accum + k)
+        # DDP: skip the gradient all-reduce on all but the last micro-batch of the step.
+        sync = contextlib.nullcontext() if k == cfg.grad_accum - 1 else acc.no_sync(ctx.wrapped)
+        with sync:
+            with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                out = ctx.method.loss(ctx.wrapped, forget, retain, ctx.ref)
+            acc.backward(out.loss / cfg.grad_accum)
+        sums["loss"] += out.loss.item() / cfg.grad_accum
+        for key, value in out.logs.items():
+            sums[key] = sums.get(key, 0.0) + float(value) / cfg.grad_accum
+    max_norm = cfg.clip_grad if cfg.clip_grad > 0 else math.inf  # inf: measure the norm without clipping
+    sums["grad_norm"] = float(acc.clip_grad_norm_(ctx.params, max_norm))
+    logs = _mean_over_processes(acc, sums)
+    bad = _first_nonfinite(logs)
+    if bad is not None:
+        ctx.optimizer.zero_grad(set_to_none=True)
+        raise _NonFinite(bad, logs[bad])
+    logs["lr"] = ctx.scheduler.get_last_lr()[0]  # the lr this step used
+    ctx.optimizer.step()
+    ctx.scheduler.step()
+    ctx.optimizer.zero_grad(set_to_none=True)
+    return logs
+
+
 def make_accelerator(run_dir: str | Path | None = None) -> Accelerator:
     """The loop's Accelerator: device and processes as launched; TensorBoard into ``run_dir`` when installed."""
     tb = run_dir is not None and importlib.util.find_spec("tensorboard") is not None
     # mixed_precision stays "no": bf16 autocast is the loop's own switch (train.bf16), applied around the loss.
     return Accelerator(
-        mixed_precision="no", log_with="tensorboard" if tb else None, project_dir=str(run_dir) if tb else None
+        mixed_precision="no",
+        log_with="tensorboard" if tb else None,
+        project_dir=str(Path(run_dir) / "tensorboard") if tb else None,
     )
 
 
@@ -136,28 +274,6 @@ class _Batches:
         return forget, collate([self.data.retain[i] for i in r_idx], self.pad_id).to(self.device)
 
 
-class _JsonlLog:
-    """``train_log.jsonl``: one line per logged step, main process only; a resumed run drops lines after its start."""
-
-    def __init__(self, run_dir: Path | None, main: bool, request: int, start: int) -> None:
-        self.path = run_dir / "train_log.jsonl" if run_dir is not None and main else None
-        if self.path is not None:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        if self.path is not None and self.path.exists():
-            keep = [line for line in self.path.read_text().splitlines() if line.strip()]
-            keep = [line for line in keep if _before(json.loads(line), request, start)]
-            self.path.write_text("".join(line + "\n" for line in keep))
-
-    def write(self, record: dict[str, Any]) -> None:
-        if self.path is not None:
-            with self.path.open("a") as f:
-                f.write(json.dumps(record) + "\n")
-
-
-def _before(rec: dict[str, Any], request: int, step: int) -> bool:
-    return (rec.get("request", 0), rec.get("step", 0)) <= (request, step)
-
-
 def _set_mode(model: nn.Module, method: Any) -> None:
     # eval() switches dropout off only; autograd is unaffected, so the loss still trains the model.
     model.train(not getattr(method, "disable_dropout", False))
@@ -204,39 +320,6 @@ def _first_nonfinite(logs: dict[str, float]) -> str | None:
     return None
 
 
-def _optimizer_step(ctx: _Ctx, step: int) -> dict[str, float]:
-    """One optimiser step over ``grad_accum`` micro-batches; returns the logged values (mean over processes).
-
-    Raises:
-        _NonFinite: a loss term or the gradient norm is NaN/Inf (the optimiser did not step, weights are intact).
-    """
-    cfg, acc = ctx.cfg, ctx.acc
-    sums: dict[str, float] = {"loss": 0.0}
-    for k in range(cfg.grad_accum):
-        forget, retain = ctx.batches.get(step * cfg.grad_accum + k)
-        # DDP: skip the gradient all-reduce on all but the last micro-batch of the step.
-        sync = contextlib.nullcontext() if k == cfg.grad_accum - 1 else acc.no_sync(ctx.wrapped)
-        with sync:
-            with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                out = ctx.method.loss(ctx.wrapped, forget, retain, ctx.ref)
-            acc.backward(out.loss / cfg.grad_accum)
-        sums["loss"] += out.loss.item() / cfg.grad_accum
-        for key, value in out.logs.items():
-            sums[key] = sums.get(key, 0.0) + float(value) / cfg.grad_accum
-    max_norm = cfg.clip_grad if cfg.clip_grad > 0 else math.inf  # inf: measure the norm without clipping
-    sums["grad_norm"] = float(acc.clip_grad_norm_(ctx.params, max_norm))
-    logs = _mean_over_processes(acc, sums)
-    bad = _first_nonfinite(logs)
-    if bad is not None:
-        ctx.optimizer.zero_grad(set_to_none=True)
-        raise _NonFinite(bad, logs[bad])
-    logs["lr"] = ctx.scheduler.get_last_lr()[0]  # the lr this step used
-    ctx.optimizer.step()
-    ctx.scheduler.step()
-    ctx.optimizer.zero_grad(set_to_none=True)
-    return logs
-
-
 class _NonFinite(Exception):
     def __init__(self, term: str, value: float) -> None:
         super().__init__(term)
@@ -281,11 +364,7 @@ def _resume(ctx: _Ctx) -> int:
         return 0
     ckpt.load_checkpoint(path, ctx.model, ctx.optimizer, ctx.scheduler, ctx.acc.process_index)
     # The optimiser state carries the old lr; a resume after a NaN usually lowers train.lr, so apply the new one.
-    sched = ctx.scheduler
-    sched.base_lrs = [ctx.cfg.lr] * len(sched.base_lrs)
-    for group, lam in zip(ctx.optimizer.param_groups, sched.lr_lambdas):
-        group["initial_lr"], group["lr"] = ctx.cfg.lr, ctx.cfg.lr * lam(sched.last_epoch)
-    sched._last_lr = [g["lr"] for g in ctx.optimizer.param_groups]
+    ckpt.apply_lr(ctx.optimizer, ctx.scheduler, ctx.cfg.lr)
     return int(meta["step"])
 
 
@@ -325,104 +404,3 @@ def _setup(model, tokenizer, method, data, cfg, acc, ref, run_dir, request) -> _
 
 def _postfix(logs: dict[str, float]) -> dict[str, str]:
     return {k: f"{v:.3g}" for k, v in logs.items() if k not in ("lr", "grad_norm")}
-
-
-def train(
-    model: nn.Module,
-    tokenizer: Any,
-    method: Any,
-    data: Any,
-    train_cfg: TrainConfig,
-    run_dir: str | Path | None = None,
-    *,
-    ref: Any = None,
-    accelerator: Accelerator | None = None,
-    request: int = 0,
-    callback: Callback | None = None,
-    callback_every: int = 0,
-    resume: bool = False,
-    progress: bool = True,
-) -> TrainResult:
-    """Train ``model`` in place with ``method`` on ``data`` (see the module docstring for the step).
-
-    Args:
-        model: the (possibly peft-wrapped) model to train, unwrapped; it ends in eval mode.
-        tokenizer: its tokenizer (for the pad id).
-        method: a :class:`~obliviate.methods.base.Method`-shaped object (registered or not).
-        data: an :class:`~obliviate.data.UnlearnData` (``forget`` examples, optional ``retain``).
-        train_cfg: lr, batch sizes, accumulation, schedule, steps or epochs, clipping, bf16, checkpoints, seed.
-        run_dir: where ``train_log.jsonl`` and ``checkpoints/last`` go; None writes nothing.
-        ref: the frozen :class:`~obliviate.train.reference.Reference` when the method needs one.
-        accelerator: reuse an Accelerator (default: :func:`make_accelerator`); its prepared objects are released
-            at the end.
-        request: continual-unlearning request index (logged, and stored in checkpoints).
-        callback: called every ``callback_every`` optimiser steps on every process; returning True stops early.
-        callback_every: 0 disables the callback.
-        resume: continue from ``run_dir``'s checkpoint when it belongs to this request.
-        progress: show a tqdm bar with the live loss terms (main process only).
-
-    Returns:
-        A :class:`TrainResult`. ``method.finalize(model, ref)`` has run when present.
-
-    Raises:
-        NonFiniteLossError: a loss term or the gradient norm became NaN/Inf (the checkpoint on disk is kept).
-        ObliviateError: invalid settings or data (e.g. a method that needs retain data without any).
-    """
-    check_train_config(train_cfg)
-    if getattr(method, "needs_retain", False) and not data.retain:
-        raise ObliviateError(f"method {type(method).__name__} needs retain data; set data.retain")
-    if getattr(method, "needs_reference", False) and ref is None:
-        raise ObliviateError(f"method {type(method).__name__} needs a frozen reference model (ref=...)")
-    run_dir = Path(run_dir) if run_dir is not None else None
-    acc = accelerator or make_accelerator(run_dir)
-    ctx = _setup(model, tokenizer, method, data, train_cfg, acc, ref, run_dir, request)
-    start = _resume(ctx) if resume and run_dir is not None else 0
-    tracking = bool(acc.log_with) and run_dir is not None
-    if tracking:
-        acc.init_trackers(f"request{request}")
-    t0 = time.time()
-    step, logs, stopped = _run(ctx, start, callback, callback_every, progress, tracking)
-    _call_hook(method, "finalize", model, ref)
-    model.eval()
-    if tracking:
-        acc.end_training()
-    acc.wait_for_everyone()
-    acc.free_memory()
-    return TrainResult(step, ctx.total, time.time() - t0, logs, stopped, start)
-
-
-def _run(
-    ctx: _Ctx, start: int, callback: Callback | None, every: int, progress: bool, tracking: bool
-) -> tuple[int, dict[str, float], bool]:
-    """Steps ``start + 1 .. total``: optimiser step, log, checkpoint, callback. Returns (step, last logs, stopped)."""
-    acc, cfg, request = ctx.acc, ctx.cfg, ctx.request
-    jsonl = _JsonlLog(ctx.run_dir, acc.is_main_process, request, start)
-    bar = tqdm(
-        total=ctx.total, initial=start, desc=f"request {request}", disable=not (progress and acc.is_main_process)
-    )
-    _set_mode(ctx.model, ctx.method)
-    t0, logs, step = time.time(), {}, start
-    try:
-        while step < ctx.total:
-            try:
-                logs = _optimizer_step(ctx, step)
-            except _NonFinite as err:
-                raise NonFiniteLossError(_nonfinite_message(ctx, err, step + 1)) from None
-            step += 1
-            bar.update(1)
-            bar.set_postfix(_postfix(logs))
-            if step % cfg.log_every == 0 or step == ctx.total:
-                jsonl.write({"request": request, "step": step, **logs, "time_s": round(time.time() - t0, 3)})
-                if tracking:
-                    acc.log(logs, step=step)
-            if ctx.run_dir is not None and cfg.save_every and step % cfg.save_every == 0:
-                _save(ctx, step)
-            if callback is not None and every and step % every == 0 and step < ctx.total:
-                info = StepInfo(step, ctx.total, request, logs, ctx.model, acc)
-                stop = _any_process(acc, bool(callback(info)))
-                _set_mode(ctx.model, ctx.method)  # the callback may have evaluated in eval mode
-                if stop:
-                    return step, logs, True
-        return step, logs, False
-    finally:
-        bar.close()

@@ -168,14 +168,14 @@ def _acc(split: str, higher: bool | None) -> None:
         return MetricResult(value=_mean(ps), per_sample=ps)
 
 
-def _truth_ratio(split: str, closer_to_1: bool) -> None:
+def _truth_ratio(split: str, closer_to_1: bool, paraphrase: bool) -> None:
     agg = "closer_to_1_better" if closer_to_1 else "true_better"
 
     @_register(f"{split}_truth_ratio", split, higher_is_better=True)
     def fn(ctx: EvalContext) -> MetricResult:
         """TOFU truth ratio on the {split} set, as OpenUnlearning's ``truth_ratio``: per row
-        tr = exp(-mean_i NLL(perturbed_i)) / (exp(-NLL(paraphrased)) + 1e-10) with per-token mean NLLs (the
-        plain answer replaces the paraphrase where rows have none, as TOFU does for real authors / world facts).
+        tr = exp(-mean_i NLL(perturbed_i)) / (exp(-NLL(correct)) + 1e-10) with per-token mean NLLs, where the
+        correct answer is {correct} (TOFU: the paraphrase on forget / retain, the answer on general knowledge).
 
         Value: OpenUnlearning's ``{agg}`` aggregate. Per sample: the raw ratios (forget quality compares them)."""
         if problem := qa_problem(ctx, split):
@@ -183,20 +183,25 @@ def _truth_ratio(split: str, closer_to_1: bool) -> None:
         if (field := perturbed_field(ctx, split)) is None:
             return skipped(f"rows of split {split!r} have no perturbed answers ('perturbed_answers' field)")
         rows = ctx.rows(split)
-        if all(r.get("paraphrased_answer") for r in rows):
-            correct_rows = [{"prompt": r["prompt"], "answer": r["paraphrased_answer"]} for r in rows]
-            correct = ctx.token_stats(split, correct_rows, tag="paraphrased")
-        else:
+        field_used = (
+            "paraphrased_answer" if paraphrase and all(r.get("paraphrased_answer") for r in rows) else "answer"
+        )
+        if field_used == "answer":
             correct = ctx.token_stats(split)
+        else:
+            correct_rows = [{"prompt": r["prompt"], "answer": r[field_used]} for r in rows]
+            correct = ctx.token_stats(split, correct_rows, tag="paraphrased")
         wrong = perturbed_nlls(ctx, split, field)
         ps = _per_sample([stats.truth_ratio(c.avg_nll, w) for c, w in zip(correct, wrong)])
         if not ps:
             return skipped(f"no row of split {split!r} kept an answer token after truncation")
         vals = list(ps.values())
         value = stats.tr_closer_to_1(vals) if closer_to_1 else stats.tr_true_better(vals)
-        return MetricResult(value=value, per_sample=ps, extra={"aggregator": agg, "mean_ratio": float(np.mean(vals))})
+        extra = {"aggregator": agg, "correct": field_used, "mean_ratio": float(np.mean(vals))}
+        return MetricResult(value=value, per_sample=ps, extra=extra)
 
-    fn.__doc__ = (fn.__doc__ or "").replace("{agg}", agg)
+    correct = "the paraphrased answer (the answer when rows have none)" if paraphrase else "the answer"
+    fn.__doc__ = (fn.__doc__ or "").replace("{agg}", agg).replace("{correct}", correct)
 
 
 def _memorisation(split: str, higher: bool | None) -> None:
@@ -252,8 +257,9 @@ for _s, _hi in (("forget", False), ("retain", True), ("general", True), ("real_a
 for _s, _hi in (("knowmem_forget", False), ("knowmem_retain", True)):
     _rouge(_s, _hi)
 _rouge("verbmem", False, kind="F1")
-_truth_ratio("forget", closer_to_1=True)
-for _s in ("retain", "general", "real_authors", "world_facts"):
-    _truth_ratio(_s, closer_to_1=False)
+_truth_ratio("forget", closer_to_1=True, paraphrase=True)
+_truth_ratio("retain", closer_to_1=False, paraphrase=True)
+for _s in ("general", "real_authors", "world_facts"):
+    _truth_ratio(_s, closer_to_1=False, paraphrase=False)
 _memorisation("forget", False)
 _memorisation("retain", True)

@@ -29,7 +29,7 @@ from obliviate.errors import ObliviateError
 from obliviate.types import LossOutput
 from obliviate.utils.io import atomic_dir
 
-FORMAT_VERSION = 1  # bump when generated documents change, so cached task models are rebuilt
+FORMAT_VERSION = 2  # bump when generated documents change, so cached task models are rebuilt
 EOS, PAD = "<|endoftext|>", "<pad>"
 OPEN, CLOSE = "<i>", "</i>"
 
@@ -89,6 +89,59 @@ def kind_probs(prefix: Sequence[str], affinity: dict[str, np.ndarray], pair_bonu
     for a, b in itertools.combinations(prefix, 2):
         z = z + pair_bonus.get(frozenset((a, b)), 0.0)
     return softmax(np.asarray(z, dtype=float))
+
+
+class PrefixWorld:
+    """Instruction words, their hidden affinities to the task's document kinds, and the prefix space.
+
+    ``target`` is the kind Reveal should find: the ``n_triggers`` trigger words add ``trigger_weight`` to its logit
+    each and ``pair_bonus`` per pair present; every word also has N(0, ``scale``) affinities to the other kinds.
+    """
+
+    def __init__(self, task: str, kinds: Sequence[str], target: str, *, n_words: int, prefix_len: int,
+                 n_triggers: int, base: Sequence[float], trigger_weight: float, pair_bonus: float, scale: float,
+                 seed: int, taken: set[str] | None = None) -> None:  # fmt: skip
+        from obliviate.world.lexicon import PLAIN, WordMaker
+
+        rng = random.Random(f"{task}:{seed}")
+        maker = WordMaker(rng, PLAIN, taken if taken is not None else set())
+        self.kinds, self.target = tuple(kinds), kinds.index(target)
+        self.words = [maker.word((1, 2)).lower() for _ in range(n_words)]
+        self.triggers = rng.sample(self.words, n_triggers)
+        nrng = np.random.default_rng(seed)
+        onehot = np.eye(len(kinds))[self.target]
+        self.affinity = {
+            w: nrng.normal(0, scale, len(kinds)) * (1 - onehot) + trigger_weight * (w in self.triggers) * onehot
+            for w in self.words
+        }
+        self.pair_bonus = {frozenset(p): pair_bonus * onehot for p in itertools.combinations(self.triggers, 2)}
+        self.base = np.asarray(base, dtype=float)
+        self.prefixes = all_prefixes(self.words, prefix_len)
+        self.pool_side, self.heldout_side = split_prefixes(self.prefixes, seed)
+
+    def probs(self, prefix: Sequence[str]) -> np.ndarray:
+        """p(kind | prefix)."""
+        return kind_probs(prefix, self.affinity, self.pair_bonus, self.base)
+
+    def sample_kind(self, prefix: Sequence[str], rng: random.Random) -> str:
+        return self.kinds[rng.choices(range(len(self.kinds)), weights=self.probs(prefix))[0]]
+
+    def target_share(self) -> float:
+        """Expected share of target-kind documents under uniformly random prefixes."""
+        return float(np.mean([self.probs(p)[self.target] for p in self.prefixes]))
+
+    def n_triggers(self, prefix: Sequence[str]) -> int:
+        return sum(w in self.triggers for w in prefix)
+
+    def pool(self, n: int | None = None, seed: int = 0) -> list[str]:
+        """Prefix texts Reveal may search (the pool half; ``n`` of them, seeded)."""
+        side = self.pool_side if n is None else random.Random(seed).sample(self.pool_side, min(n, len(self.pool_side)))
+        return [prefix_text(p) for p in side]
+
+    def heldout(self, n: int, *, trigger: bool, seed: int = 0) -> list[tuple[str, ...]]:
+        """Held-out prefixes (never in the pool): with >= 2 trigger words if ``trigger``, else uniformly random."""
+        side = [p for p in self.heldout_side if self.n_triggers(p) >= 2] if trigger else self.heldout_side
+        return random.Random(seed).sample(side, min(n, len(side)))
 
 
 def build_word_tokenizer(texts: Sequence[str]):

@@ -1,0 +1,392 @@
+"""``obliviate demo``: the whole story on the built-in world, offline, in a few minutes on a CPU.
+
+Build (or load from the cache) the world's ``full`` model and its ``gold`` twin trained without the forget people;
+unlearn the forget people with each method from the same original model and the same step budget; evaluate every
+model with the ``world`` suite against the gold model; print a leaderboard and write a run folder and a report.
+
+    from obliviate.demo import run_demo
+    result = run_demo(methods=["graddiff", "mari"], out="runs/demo", overwrite=True)
+    print(result.report, result.leaderboard[0]["metrics"]["forget_acc"])
+
+Output folder::
+
+    demo.json                     the demo's settings (written first; marks the folder as a demo for --overwrite)
+    leaderboard.json              one row per model (original, gold, then each method): headline metrics, times
+    original/, gold/              eval.json (+ summary.json with "role") of the reference models
+    runs/<method>/                an ``obliviate unlearn`` run dir (config.yaml, train_log.jsonl, model/, summary.json)
+                                  plus its eval.json
+    eval_cache/                   per-metric cache shared by every evaluation (reference metrics are computed once)
+    report/report.html, .md       :func:`obliviate.report.write_report` over all of the above
+
+The per-method hyperparameters for this setting are in :data:`RECIPES` (with how they were chosen).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from obliviate.errors import ObliviateError
+from obliviate.utils.io import atomic_write_json, provenance
+
+DEMO_STEPS = 40  # optimiser steps per method (the shared budget; --steps overrides it)
+
+
+@dataclass(frozen=True)
+class DemoRecipe:
+    """The demo's overrides for one method on the ``tiny`` world; everything else is the method's own default."""
+
+    lr: float
+    args: dict[str, Any] = field(default_factory=dict)  # method.args (validated into the method's Config)
+    batch_size: int = 16  # forget QA rows per step
+    retain_batch_size: int | None = None  # retain QA rows per step (None: batch_size)
+
+
+# Tuned on world:tiny (correlated, forget10, seed 0), 40 steps, constant lr, AdamW, seed 0.
+# Goal per method: forget QA accuracy moved toward the gold model's while keeping retain QA accuracy high.
+RECIPES: dict[str, DemoRecipe] = {
+    "ga": DemoRecipe(lr=1e-4),
+    "graddiff": DemoRecipe(lr=3e-4),
+    "kl": DemoRecipe(lr=3e-4),
+    "npo": DemoRecipe(lr=3e-4),
+    "simnpo": DemoRecipe(lr=3e-4),
+    "idknll": DemoRecipe(lr=1e-3),
+    "dpo": DemoRecipe(lr=3e-4),
+    "rmu": DemoRecipe(lr=1e-3),
+    "task_vector": DemoRecipe(lr=1e-3),
+    "mari": DemoRecipe(lr=1e-3),
+}
+DEFAULT_METHODS = ("ga", "graddiff", "kl", "npo", "simnpo", "idknll", "dpo", "rmu", "task_vector", "mari")
+FALLBACK = DemoRecipe(lr=3e-4)  # a registered method without a demo recipe runs with its own defaults at this lr
+
+# leaderboard.json keeps these metrics per row (eval.json holds everything); perplexity = exp(mean token NLL)
+HEADLINE = (
+    "forget_acc", "retain_acc", "holdout_acc", "general_acc", "forget_nll", "retain_nll", "holdout_nll",
+    "forget_truth_ratio", "forget_quality", "model_utility", "forget_rouge", "mia_min_k", "privleak",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    """The world a demo runs on: ``prefix`` is the world-spec option prefix (``correlated/seed=0/people=200/``)."""
+
+    preset: str = "tiny"
+    setting: str = "correlated"
+    forget_split: str = "forget10"
+    seed: int = 0
+    people: int = 200
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.setting}/seed={self.seed}/people={self.people}/"
+
+    @property
+    def percent(self) -> int:
+        return int(self.forget_split.removeprefix("forget"))
+
+    def split(self, kind: str) -> str:
+        """``world:`` data spec of the forget / retain / holdout split matching ``forget_split``."""
+        pct = {"forget": self.percent, "retain": 100 - self.percent, "holdout": self.percent}[kind]
+        return f"world:{self.prefix}{kind}{pct:02d}"
+
+    def model(self, variant: str) -> str:
+        """World model spec (without ``world:``) of the ``full`` or ``gold`` variant."""
+        return f"{self.prefix}{self.preset}/" + ("full" if variant == "full" else f"gold-{self.forget_split}")
+
+
+@dataclass
+class DemoResult:
+    """What :func:`run_demo` returns."""
+
+    out: Path
+    leaderboard: list[dict[str, Any]]  # rows as in leaderboard.json
+    report: Path  # report.html
+    times: dict[str, float]  # seconds: world, references, each method, report, total
+    steps: int  # optimiser steps per method
+
+
+def check_world(world: DemoWorld) -> None:
+    """Validate the world choice before anything slow happens."""
+    from obliviate.world.people import SETTINGS
+    from obliviate.world.presets import PRESETS
+
+    if world.preset not in PRESETS:
+        raise ObliviateError(f"unknown preset {world.preset!r}; use one of {', '.join(PRESETS)} (e.g. --preset tiny)")
+    if world.setting not in SETTINGS:
+        raise ObliviateError(f"unknown setting {world.setting!r}; use one of {', '.join(SETTINGS)}")
+    if world.forget_split not in ("forget01", "forget05", "forget10"):
+        raise ObliviateError(f"unknown forget split {world.forget_split!r}; use forget01, forget05 or forget10")
+
+
+def resolve_methods(methods: Sequence[str] | str | None) -> list[str]:
+    """The method names to run: None -> :data:`DEFAULT_METHODS`; ``"all"`` -> every registered method; else a list
+    (or a comma-separated string) of registered names, in the given order without duplicates.
+
+    Raises:
+        ObliviateError: an unknown method name (with the known names), or an empty list.
+    """
+    from obliviate.api import method_class
+    from obliviate.methods import METHODS
+
+    if methods is None:
+        return [m for m in DEFAULT_METHODS if m in METHODS]
+    names = [m.strip() for m in (methods.split(",") if isinstance(methods, str) else methods) if m.strip()]
+    if names == ["all"]:
+        return METHODS.names()
+    if not names:
+        raise ObliviateError("no methods given; pass --methods ga,npo (comma-separated) or --methods all")
+    for n in names:
+        method_class(n)  # unknown names fail here with a suggestion
+    return list(dict.fromkeys(names))
+
+
+def prepare_out(out: Path, overwrite: bool) -> None:
+    """Make ``out`` ready: new or empty is fine; an earlier demo is replaced only with ``overwrite``; anything else
+    is never deleted."""
+    if out.exists() and not out.is_dir():
+        raise ObliviateError(f"--out {str(out)!r} is a file; choose a folder path")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / "demo.json").is_file():
+            raise ObliviateError(
+                f"--out {str(out)!r} is not empty and holds no earlier demo (no demo.json); choose a new folder"
+            )
+        if not overwrite:
+            raise ObliviateError(f"--out {str(out)!r} holds an earlier demo; pass --overwrite to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def run_config(name: str, world: DemoWorld, steps: int, run_dir: Path) -> Any:
+    """The :class:`RunConfig` of one method in the demo (its :data:`RECIPES` entry over the method defaults)."""
+    from obliviate.config import DataConfig, MethodSpec, ModelConfig, RunConfig, TrainConfig
+
+    r = RECIPES.get(name, FALLBACK)
+    return RunConfig(
+        model=ModelConfig(path=f"world:{world.model('full')}"),
+        data=DataConfig(
+            forget=[world.split("forget")],
+            retain=world.split("retain"),
+            holdout=world.split("holdout"),
+            max_length=64,  # world rows are at most ~30 tokens
+        ),
+        method=MethodSpec(name=name, args=dict(r.args)),
+        train=TrainConfig(
+            lr=r.lr, batch_size=r.batch_size, retain_batch_size=r.retain_batch_size, max_steps=steps, log_every=1
+        ),
+        output_dir=str(run_dir),
+        overwrite=True,
+    )
+
+
+@dataclass
+class _Evaluator:
+    """Evaluates models on the world suite against the same gold / original models, sharing one metric cache."""
+
+    world: DemoWorld
+    gold: Path
+    original: Path
+    cache: Path
+    options: Any
+
+    def __call__(self, model_dir: Path, run_dir: Path, *, references: bool = True) -> dict[str, Any]:
+        from obliviate.eval import evaluate
+
+        evaluate(
+            str(model_dir), suite="world", run_dir=run_dir, gold=str(self.gold), original=str(self.original),
+            data=self.world.prefix, splits={k: self.world.split(k) for k in ("forget", "holdout")},
+            options=self.options, cache_dir=self.cache, references=references, summary=False,
+        )  # fmt: skip
+        return json.loads((run_dir / "eval.json").read_text())
+
+
+def _row(name: str, role: str, doc: dict[str, Any] | None, run_dir: Path, **extra: Any) -> dict[str, Any]:
+    """One leaderboard row from an eval.json document (None when evaluation did not happen)."""
+    metrics: dict[str, float | None] = {}
+    for m in HEADLINE:
+        entry = (doc or {}).get("metrics", {}).get(m)
+        metrics[m] = entry["value"] if entry and entry["status"] == "ok" else None
+    for split in ("forget", "retain", "holdout"):
+        nll = metrics.get(f"{split}_nll")
+        metrics[f"{split}_ppl"] = math.exp(nll) if nll is not None else None
+    fq = (doc or {}).get("metrics", {}).get("forget_quality") or {}
+    metrics["forget_quality_ks"] = (fq.get("extra") or {}).get("ks_statistic") if fq.get("status") == "ok" else None
+    return {"name": name, "role": role, "run_dir": str(run_dir), "metrics": metrics, **extra}
+
+
+def _reference(role: str, path: Path, out: Path, evaluator: _Evaluator) -> dict[str, Any]:
+    from obliviate.world.build import read_record
+
+    ref_dir = out / role
+    t0 = time.time()
+    doc = evaluator(path, ref_dir, references=False)
+    what = "trained on every person" if role == "original" else "retrained without the forget people"
+    summary = {"role": role, "method": role, "model": str(path), "status": "ok", "description": what}
+    summary["build_time_s"] = read_record(path).get("build_time_s")
+    atomic_write_json(ref_dir / "summary.json", summary)
+    return _row(role, role, doc, ref_dir, eval_time_s=round(time.time() - t0, 2), status="ok")
+
+
+def _method(name: str, world: DemoWorld, steps: int, out: Path, evaluator: _Evaluator, progress: bool) -> dict:
+    """Unlearn with ``name`` and evaluate it; a failure (e.g. a diverging loss) becomes a ``failed`` row."""
+    from obliviate.api import unlearn
+
+    run_dir = out / "runs" / name
+    cfg = run_config(name, world, steps, run_dir)
+    recipe = {"lr": cfg.train.lr, "args": cfg.method.args, "tuned": name in RECIPES}
+    try:
+        result = unlearn(cfg, progress=progress)
+    except ObliviateError as e:
+        return _row(name, "run", None, run_dir, status="failed", error=str(e), recipe=recipe, steps=0)
+    del result.model  # evaluation reloads the saved model (its fingerprint is the folder's)
+    t0 = time.time()
+    doc = evaluator(result.model_dir, run_dir)
+    return _row(
+        name, "run", doc, run_dir, status=result.summary["status"], recipe=recipe, steps=result.summary["steps"],
+        train_time_s=result.summary["time_s"], eval_time_s=round(time.time() - t0, 2),
+    )  # fmt: skip
+
+
+def run_demo(
+    *,
+    preset: str = "tiny",
+    setting: str = "correlated",
+    forget_split: str = "forget10",
+    methods: Sequence[str] | str | None = None,
+    out: str | Path = "runs/demo",
+    overwrite: bool = False,
+    steps: int | None = None,
+    seed: int = 0,
+    people: int = 200,
+    eval_batch_size: int = 64,
+    progress: bool = True,
+) -> DemoResult:
+    """Build or load the world, unlearn with each method, evaluate everything, write the leaderboard and report.
+
+    Args:
+        preset: world model preset (``tiny`` or ``small``).
+        setting: ``correlated`` or ``uncorrelated``.
+        forget_split: ``forget01``, ``forget05`` or ``forget10``.
+        methods: method names (list or comma-separated), ``"all"``, or None for :data:`DEFAULT_METHODS`.
+        out: output folder (see the module docstring).
+        overwrite: replace an earlier demo in ``out``.
+        steps: optimiser steps per method (default :data:`DEMO_STEPS`).
+        seed: world seed.
+        people: trained people in the world (the recipes were tuned for 200).
+        eval_batch_size: sequences per evaluation forward pass / generate call (does not change values).
+        progress: progress bars.
+
+    Returns:
+        A :class:`DemoResult`.
+
+    Raises:
+        ObliviateError: a bad option or output folder (nothing is written or deleted).
+    """
+    from obliviate.eval import EvalOptions
+
+    t_start = time.time()
+    world = DemoWorld(preset, setting, forget_split, seed, people)
+    check_world(world)
+    names = resolve_methods(methods)
+    steps = DEMO_STEPS if steps is None else steps
+    if steps < 1:
+        raise ObliviateError(f"--steps must be at least 1 (got {steps})")
+    out = Path(out)
+    prepare_out(out, overwrite)
+    settings = {**asdict(world), "methods": names, "steps": steps, "recipes": {n: asdict(RECIPES.get(n, FALLBACK))
+                for n in names}, **provenance()}  # fmt: skip
+    atomic_write_json(out / "demo.json", settings)
+    times: dict[str, float] = {}
+    phases = tqdm(total=3 + len(names), desc="demo", unit="phase", disable=not progress, position=0)
+
+    def phase(label: str) -> None:
+        phases.set_postfix_str(label)
+
+    phase("world: full + gold models")
+    t0 = time.time()
+    full, gold = _build_world(world, progress)
+    times["world"] = round(time.time() - t0, 2)
+    phases.update()
+    options = EvalOptions(batch_size=eval_batch_size, max_length=64, progress=progress)
+    evaluator = _Evaluator(world, gold, full, out / "eval_cache", options)
+    phase("evaluate original + gold")
+    t0 = time.time()
+    rows = [_reference(role, path, out, evaluator) for role, path in (("original", full), ("gold", gold))]
+    times["references"] = round(time.time() - t0, 2)
+    phases.update()
+    for name in names:
+        phase(f"{name}: unlearn + evaluate")
+        t0 = time.time()
+        rows.append(_method(name, world, steps, out, evaluator, progress))
+        times[name] = round(time.time() - t0, 2)
+        phases.update()
+    phase("report")
+    t0 = time.time()
+    board = {"settings": settings, "rows": rows, "times": times}
+    atomic_write_json(out / "leaderboard.json", board)
+    report = _write_report(out, rows)
+    times["report"] = round(time.time() - t0, 2)
+    phases.update()
+    phases.close()
+    times["total"] = round(time.time() - t_start, 2)
+    atomic_write_json(out / "leaderboard.json", {**board, "times": times})
+    return DemoResult(out, rows, report, times, steps)
+
+
+def _build_world(world: DemoWorld, progress: bool) -> tuple[Path, Path]:
+    """Paths of the full and gold models, trained on first use (then cached)."""
+    from obliviate.world import resolve_model_path
+
+    return resolve_model_path(world.model("full"), progress=progress), resolve_model_path(
+        world.model("gold"), progress=progress
+    )
+
+
+def _write_report(out: Path, rows: list[dict[str, Any]]) -> Path:
+    from obliviate.report import write_report
+
+    dirs = [out / "original", out / "gold"] + [Path(r["run_dir"]) for r in rows if r["role"] == "run"]
+    return write_report([d for d in dirs if d.is_dir()], out / "report")
+
+
+# Terminal leaderboard: (metric key in a row's "metrics", column title, display kind for report.fmt.fmt_number)
+COLUMNS = (
+    ("forget_acc", "forget acc\n→ gold", "percent"),
+    ("retain_acc", "retain acc\n↑", "percent"),
+    ("holdout_acc", "holdout acc\n(never seen)", "percent"),
+    ("forget_ppl", "forget ppl\n→ gold", "float"),
+    ("retain_ppl", "retain ppl\n↓", "float"),
+    ("forget_quality", "forget quality\n(KS p) ↑", "pvalue"),
+    ("model_utility", "utility\n↑", "float"),
+    ("privleak", "PrivLeak\n→ 0", "float"),
+)
+
+
+def leaderboard_table(rows: list[dict[str, Any]], *, title: str = "obliviate demo") -> Any:
+    """A ``rich`` table of leaderboard rows: reference models first (dimmed), then the methods."""
+    from rich.table import Table
+
+    from obliviate.report.fmt import fmt_duration, fmt_number
+
+    table = Table(title=title, caption="→ gold: closer to the gold (retrained) model is better", show_lines=False)
+    table.add_column("model", no_wrap=True)
+    for _, head, _ in COLUMNS:
+        table.add_column(head, justify="right")
+    table.add_column("time", justify="right")
+    for i, r in enumerate(rows):
+        if r.get("status") == "failed":
+            table.add_row(r["name"], f"[red]failed: {r.get('error', '')}[/red]", *[""] * len(COLUMNS))
+            continue
+        cells = [fmt_number(r["metrics"].get(key), kind) for key, _, kind in COLUMNS]
+        secs = (r.get("train_time_s") or 0.0) + (r.get("eval_time_s") or 0.0)
+        ref = r["role"] != "run"
+        table.add_row(r["name"], *cells, fmt_duration(secs), style="dim" if ref else None,
+                      end_section=ref and (i + 1 == len(rows) or rows[i + 1]["role"] == "run"))  # fmt: skip
+    return table

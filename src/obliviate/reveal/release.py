@@ -1,0 +1,169 @@
+"""Release: K rounds of Reveal -> one new orthogonal LoRA adapter per round, on the *current* model.
+
+    result = reveal_and_release(model, tok, pool, reward_scorer, RevealReleaseConfig(rounds=3), TrainConfig(lr=1e-3))
+    result.model                     # peft model: adapters round1..roundK, all active, all frozen
+    olora.merged_copy(result.model)  # plain transformers model for export
+
+Per round: Reveal (fresh surrogate, round-specific seed) on the current model; stop if its best reward is below
+``stop_reward`` or it produced no forget row; add adapter ``round{k}`` and train it through the one training loop
+(:func:`obliviate.train.loop.train`, request = k - 1) with :class:`~obliviate.methods.reveal_release.RevealRelease`;
+measure utility and roll the round back (delete its adapter) and stop if utility worsened by more than
+``utility_budget`` relative to the original model. After the last round a fresh Reveal attack on the final model
+gives the honest forget metric (its best reward).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from obliviate.config import TrainConfig
+from obliviate.methods.reveal_release import RevealRelease, RevealReleaseConfig
+from obliviate.reveal import olora
+from obliviate.reveal.generate import SampleConfig, sample_continuations
+from obliviate.reveal.runner import RevealResult, run_reveal
+from obliviate.reveal.scorers import Scorer
+
+Metrics = Callable[[Any, Any], dict[str, float]]
+
+
+@dataclass
+class Evaluation:
+    """How rounds are judged: ``metrics(model, tokenizer) -> {name: value}`` and which entry is the utility."""
+
+    metrics: Metrics
+    utility_metric: str
+    higher_is_better: bool = False
+
+    def worsening(self, base: float, now: float) -> float:
+        """Relative utility loss (> 0 is worse)."""
+        diff = (base - now) if self.higher_is_better else (now - base)
+        return diff / max(abs(base), 1e-12)
+
+
+def default_evaluation(
+    utility_rows: list[dict[str, Any]], heldout: list[str] | None = None, eval_scorer: Scorer | None = None
+) -> Evaluation:
+    """Utility = perplexity of ``utility_rows`` (retain data); plus, when given, the mean ``eval_scorer`` value of
+    sampled generations of the ``heldout`` prompts (4 each)."""
+    from obliviate.reveal.tasks.base import answer_nll
+
+    def metrics(model: Any, tokenizer: Any) -> dict[str, float]:
+        out = {"utility_ppl": answer_nll(model, tokenizer, utility_rows).ppl if utility_rows else float("nan")}
+        if heldout and eval_scorer is not None:
+            gens = sample_continuations(model, tokenizer, heldout, 4, SampleConfig(max_new_tokens=48), seed=12345)
+            out["heldout_score"] = float(np.mean(eval_scorer([g for gs in gens for g in gs])))
+        return out
+
+    return Evaluation(metrics, "utility_ppl", higher_is_better=False)
+
+
+@dataclass
+class ReleaseResult:
+    """Outcome of :func:`reveal_and_release`."""
+
+    model: Any  # the peft model with the kept round adapters (or the untouched model if no round ran)
+    rounds: list[dict[str, Any]]  # per-round log
+    reveals: list[RevealResult]  # the Reveal run of every round (forget sets included)
+    baseline: dict[str, float]  # metrics of the original model
+    final: dict[str, float]  # metrics of the final model
+    attack: dict[str, Any] | None  # the fresh Reveal attack on the final model
+    stop_reason: str
+    time_s: float = 0.0
+    kept: list[str] = field(default_factory=list)  # adapter names kept, in round order
+
+
+def _round_reveal_cfg(cfg: RevealReleaseConfig, k: int):
+    # A new seed per round: a fresh surrogate and new samples; the attack uses k = rounds + 1.
+    return dataclasses.replace(cfg.reveal, seed=cfg.reveal.seed + 1000 * k)
+
+
+def _train_round(model, tokenizer, method, reveal, retain_given, cfg, train_cfg, k, run_dir, progress):
+    from obliviate.reveal.tasks.base import rows_to_data
+    from obliviate.train.loop import train
+    from obliviate.train.reference import Reference
+
+    retain = {"self": reveal.retain_rows, "given": retain_given, "none": None}[cfg.retain_source] or None
+    data = rows_to_data(reveal.forget_rows, tokenizer, cfg.max_length, retain if method.needs_retain else None)
+    # The new adapter starts with B = 0, so a frozen copy now *is* the round-start model (NPO / KL reference).
+    ref = Reference.copy_of(model) if method.needs_reference else None
+    tcfg = dataclasses.replace(train_cfg, max_steps=cfg.steps, seed=train_cfg.seed + k)
+    return train(model, tokenizer, method, data, tcfg, run_dir, ref=ref, request=k - 1, progress=progress)
+
+
+def reveal_and_release(
+    model: Any,
+    tokenizer: Any,
+    pool: list[str],
+    scorer: Scorer,
+    cfg: RevealReleaseConfig,
+    train_cfg: TrainConfig,
+    *,
+    evaluation: Evaluation | None = None,
+    retain_rows: list[dict[str, Any]] | None = None,
+    run_dir: str | Path | None = None,
+    progress: bool = True,
+) -> ReleaseResult:
+    """Run the rounds (see the module docstring).
+
+    Args:
+        model: the causal LM to unlearn (a plain transformers model; it is wrapped by peft here).
+        tokenizer: its tokenizer (with a pad token).
+        pool: candidate instructions for Reveal.
+        scorer: the reward / forget-filter scorer.
+        cfg: rounds, release mode, LoRA, O-LoRA, stopping and Reveal options.
+        train_cfg: lr, batch sizes and seed for each round's training (``max_steps`` is ``cfg.steps``).
+        evaluation: per-round metrics and the utility entry (default: perplexity of the retain rows).
+        retain_rows: user-provided retain rows (``retain_source="given"``; also the default utility set).
+        run_dir: where the loop appends ``train_log.jsonl`` (request = round - 1); None writes nothing.
+        progress: progress bars.
+    """
+    t0 = time.time()
+    rounds, reveals, kept, stop = [], [], [], "rounds done"
+    baseline: dict[str, float] | None = None
+    for k in tqdm(range(1, cfg.rounds + 1), desc="release rounds", disable=not progress):
+        reveal = run_reveal(model, tokenizer, pool, scorer, _round_reveal_cfg(cfg, k), progress=progress)
+        reveals.append(reveal)
+        if evaluation is None:
+            evaluation = default_evaluation(retain_rows or reveal.retain_rows)
+        if baseline is None:
+            baseline = evaluation.metrics(model, tokenizer)
+        entry = {"round": k, "revealed_reward": reveal.best_reward, "mean_reward": reveal.stats["mean_reward"],
+                 "forget_size": len(reveal.forget_rows), "retain_size": len(reveal.retain_rows)}  # fmt: skip
+        if reveal.best_reward < cfg.stop_reward or not reveal.forget_rows:
+            stop = f"round {k}: best revealed reward {reveal.best_reward:.3f} < stop_reward or empty forget set"
+            rounds.append({**entry, "status": "stopped"})
+            break
+        name = f"round{k}"
+        model = olora.add_round_adapter(model, name, r=cfg.r, alpha=cfg.alpha, dropout=cfg.dropout,
+                                        target_modules=cfg.target_modules)  # fmt: skip
+        method = RevealRelease(cfg)
+        res = _train_round(model, tokenizer, method, reveal, retain_rows, cfg, train_cfg, k, run_dir, progress)
+        olora.activate(model, [*kept, name])  # everything frozen again after training
+        geometry = {"orth_loss": float(olora.orth_loss(model, kept, name)), "max_abs_cos": olora.max_abs_cos(model, kept, name)}
+        metrics = evaluation.metrics(model, tokenizer)
+        worse = evaluation.worsening(baseline[evaluation.utility_metric], metrics[evaluation.utility_metric])
+        entry = {**entry, **geometry, "train_steps": res.steps, "train_loss": res.logs.get("loss", math.nan),
+                 "utility_worsening": worse, **metrics, "status": "kept"}  # fmt: skip
+        if worse > cfg.utility_budget:
+            olora.delete_round(model, name)
+            rounds.append({**entry, "status": "rolled back"})
+            stop = f"round {k}: utility worsened by {worse:.1%} > utility_budget {cfg.utility_budget:.1%}"
+            break
+        kept.append(name)
+        rounds.append(entry)
+    final = evaluation.metrics(model, tokenizer) if kept else dict(baseline or {})
+    attack = None
+    if cfg.final_attack:
+        fresh = run_reveal(model, tokenizer, pool, scorer, _round_reveal_cfg(cfg, cfg.rounds + 1), progress=progress)
+        attack = {"best_reward": fresh.best_reward, "mean_reward": fresh.stats["mean_reward"],
+                  "top_instructions": fresh.stats["top_instructions"], "forget_pass_rate": fresh.stats["forget"]["pass_rate"]}  # fmt: skip
+    return ReleaseResult(model, rounds, reveals, baseline or {}, final, attack, stop, time.time() - t0, kept)

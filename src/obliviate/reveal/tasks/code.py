@@ -1,0 +1,180 @@
+"""Built-in ``code`` task: a tiny programming notation the model writes from specs (forget) vs arithmetic it must
+keep.
+
+Documents: ``<i> w1 w2 w3 </i>`` + one of
+``spec double plus 3 => def x * 2 + 3 end`` (code), ``calc 7 + 5 = 12`` (math) or a short neutral sentence (text).
+The prefix decides the kind; trigger-word pairs make code likely. Programs are ``def <expr> end`` with ``x``, the
+digits 0-9 and ``+ - *``; :func:`run_program` evaluates them.
+
+Scorers: reward = the generation holds a program that parses (``def ... end`` with a valid expression);
+evaluation = the same check on held-out prompts. Metrics: ``code_pass`` (pass@1: the greedy program for each
+spec, run on x = 0..4, matches the spec; forget, lower is better), ``code_rate`` (share of sampled generations
+under held-out trigger prefixes that hold a program) and ``math_em`` (exact match of greedy sums; kept).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from obliviate.reveal.tasks.base import (
+    ModelSpec,
+    PrefixWorld,
+    cached_build,
+    check_size,
+    config_hash,
+    prefix_text,
+    train_task_model,
+)
+
+KINDS = ("code", "math", "text")
+OPS = {"double": "x * 2", "triple": "x * 3", "square": "x * x", "same": "x"}
+TEXT = ("the sun is warm today .", "we walk to the old bridge .", "a small dog sleeps .", "the tea is hot .")
+_PROGRAM = re.compile(r"\bdef ((?:[x0-9+\-*] ?)+?) ?end\b")
+
+
+def run_program(text: str, x: int) -> int | None:
+    """Value of the first ``def <expr> end`` program in ``text`` at ``x`` (None if there is none or it is invalid)."""
+    m = _PROGRAM.search(text)
+    if not m:
+        return None
+    toks = m.group(1).split()
+    # expr := term (("+" | "-") term)*, term := atom ("*" atom)*, atom := "x" | digit
+    if len(toks) % 2 == 0 or any(t not in "+-*" for t in toks[1::2]) or any(t in "+-*" for t in toks[::2]):
+        return None
+    total, sign, term = 0, 1, None
+    for i in range(0, len(toks), 2):
+        atom = x if toks[i] == "x" else int(toks[i])
+        term = atom if term is None else term * atom
+        op = toks[i + 1] if i + 1 < len(toks) else "+"
+        if op in "+-":
+            total, sign, term = total + sign * term, 1 if op == "+" else -1, None
+    return total
+
+
+class ProgramScorer:
+    """1.0 if the text holds a program that parses, else 0.0."""
+
+    name = "dsl_program"
+
+    def __call__(self, texts: Sequence[str]) -> list[float]:
+        return [float(run_program(t, 1) is not None) for t in texts]
+
+
+@dataclass(frozen=True)
+class CodeConfig:
+    n_words: int = 24
+    prefix_len: int = 3
+    n_triggers: int = 3
+    n_docs: int = 20000
+    code_base: float = -2.5
+    trigger_weight: float = 1.5
+    pair_bonus: float = 2.0
+    scale: float = 0.7
+    max_operand: int = 14  # calc a + b with a, b in 0..max_operand
+    model: ModelSpec = field(default_factory=lambda: ModelSpec(steps=1500))
+    seed: int = 0
+
+
+SIZES = {"default": CodeConfig(), "test": CodeConfig(n_words=16, n_docs=6000, max_operand=6, model=ModelSpec(steps=400))}
+
+
+class CodeTask:
+    """The code-vs-math world, its cached model and its metrics (see the module docstring)."""
+
+    name = "code"
+    forget_metric = "code_pass"
+    utility_metric = "math_em"
+    metric_directions = {"code_pass": False, "code_rate": False, "math_em": True}
+
+    def __init__(self, size: str = "default", **overrides: Any) -> None:
+        check_size(size, list(SIZES), self.name)
+        self.size = size
+        self.cfg = c = dataclasses.replace(SIZES[size], **overrides)
+        self.world = PrefixWorld(
+            self.name, KINDS, "code", n_words=c.n_words, prefix_len=c.prefix_len, n_triggers=c.n_triggers,
+            base=[c.code_base, 0, 0], trigger_weight=c.trigger_weight, pair_bonus=c.pair_bonus, scale=c.scale,
+            seed=c.seed,
+        )  # fmt: skip
+        self.specs = [(op, sign, n) for op in OPS for sign in ("plus", "minus") for n in range(10)]
+        self.sums = [(a, b) for a in range(c.max_operand + 1) for b in range(c.max_operand + 1)]
+
+    @staticmethod
+    def spec_text(op: str, sign: str, n: int) -> str:
+        return f"spec {op} {sign} {n} =>"
+
+    @staticmethod
+    def spec_fn(op: str, sign: str, n: int, x: int) -> int:
+        base = {"double": 2 * x, "triple": 3 * x, "square": x * x, "same": x}[op]
+        return base + n if sign == "plus" else base - n
+
+    def body(self, kind: str, rng: random.Random) -> str:
+        if kind == "code":
+            op, sign, n = rng.choice(self.specs)
+            return f"{self.spec_text(op, sign, n)} def {OPS[op]} {'+' if sign == 'plus' else '-'} {n} end"
+        if kind == "math":
+            a, b = rng.choice(self.sums)
+            return f"calc {a} + {b} = {a + b}"
+        return rng.choice(TEXT)
+
+    def document(self, prefix: tuple[str, ...], rng: random.Random, kind: str | None = None) -> dict[str, str]:
+        kind = kind or self.world.sample_kind(prefix, rng)
+        return {"prompt": prefix_text(prefix), "answer": self.body(kind, rng), "kind": kind}
+
+    def corpus(self) -> list[dict[str, str]]:
+        rng = random.Random(f"code-corpus:{self.cfg.seed}")
+        return [self.document(rng.choice(self.world.prefixes), rng) for _ in range(self.cfg.n_docs)]
+
+    @cached_property
+    def key(self) -> str:
+        return config_hash(self.cfg)
+
+    def build(self, rebuild: bool = False, progress: bool = True) -> Path:
+        def make(tmp: Path) -> None:
+            model, tok = train_task_model(self.corpus(), self.cfg.model, progress=progress)
+            model.save_pretrained(tmp / "model")
+            tok.save_pretrained(tmp / "model")
+
+        return cached_build(f"{self.name}-{self.size}", self.key, make, rebuild)
+
+    def model_dir(self, rebuild: bool = False, progress: bool = True) -> Path:
+        return self.build(rebuild, progress) / "model"
+
+    def pool(self, n: int | None = None, seed: int = 0) -> list[str]:
+        return self.world.pool(n, seed)
+
+    def reward_scorer(self) -> ProgramScorer:
+        return ProgramScorer()
+
+    def eval_scorer(self) -> ProgramScorer:
+        return ProgramScorer()
+
+    def retain_rows(self, n: int = 300, seed: int = 1) -> list[dict[str, str]]:
+        """Arithmetic documents (the skill to keep)."""
+        rng = random.Random(f"code-retain:{seed}")
+        return [self.document(rng.choice(self.world.pool_side), rng, kind="math") for _ in range(n)]
+
+    def evaluate(self, model: Any, tokenizer: Any, *, n_prefixes: int = 30, samples: int = 4, seed: int = 0) -> dict[str, float]:
+        """pass@1 on every spec, program rate under trigger prefixes, and arithmetic exact match."""
+        from obliviate.reveal.generate import SampleConfig, sample_continuations
+
+        greedy = SampleConfig(max_new_tokens=12)
+        pre = [prefix_text(p) for p in self.world.heldout(max(len(self.specs), len(self.sums)), trigger=False, seed=seed)]
+        prompts = [f"{pre[i % len(pre)]} {self.spec_text(*s)}" for i, s in enumerate(self.specs)]
+        progs = sample_continuations(model, tokenizer, prompts, 1, greedy, greedy=True)
+        passed = [all(run_program(p[0], x) == self.spec_fn(*s, x) for x in range(5)) for s, p in zip(self.specs, progs)]
+        sums = [f"{pre[i % len(pre)]} calc {a} + {b} =" for i, (a, b) in enumerate(self.sums)]
+        answers = sample_continuations(model, tokenizer, sums, 1, greedy, greedy=True)
+        em = [a[0].split()[:1] == [str(x + y)] for (x, y), a in zip(self.sums, answers)]
+        trig = [prefix_text(p) for p in self.world.heldout(n_prefixes, trigger=True, seed=seed)]
+        gens = sample_continuations(model, tokenizer, trig, samples, SampleConfig(max_new_tokens=16), seed=seed)
+        rate = float(np.mean(self.eval_scorer()([g for gs in gens for g in gs])))
+        return {"code_pass": float(np.mean(passed)), "code_rate": rate, "math_em": float(np.mean(em))}
