@@ -66,7 +66,10 @@ class RMU:
 
     def setup(self, model: nn.Module, ref: Reference | None) -> None:
         """Resolve the layer, draw the control vector and narrow the trainable parameters to the selection."""
-        n_layers, dim = model.config.num_hidden_layers, model.config.hidden_size
+        config = getattr(model, "config", None)
+        n_layers, dim = getattr(config, "num_hidden_layers", None), getattr(config, "hidden_size", None)
+        if n_layers is None or dim is None:
+            raise ObliviateError("rmu needs a transformers model whose config has num_hidden_layers and hidden_size")
         layer = (n_layers - 1) // 2 if self.cfg.layer is None else self.cfg.layer
         if not 0 <= layer < n_layers:
             raise ObliviateError(

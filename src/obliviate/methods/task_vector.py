@@ -60,14 +60,16 @@ class TaskVector:
         alpha = self.cfg.alpha
         params = list(model.named_parameters())
         if any("lora_" in name for name, _ in params):
-            for name, p in params:
-                if p.requires_grad and ("lora_B" in name or "lora_embedding_B" in name):
+            trainable = [(n, p) for n, p in params if p.requires_grad]
+            other = [n for n, _ in trainable if not any(k in n for k in ("lora_A", "lora_B", "lora_embedding_"))]
+            if other:  # checked before touching anything: never leave a half-negated model
+                raise ObliviateError(
+                    f"task_vector under LoRA can only negate LoRA A/B adapters, but {other[0]} is trainable; "
+                    "drop modules_to_save / bias / DoRA from the LoRA config"
+                )
+            for name, p in trainable:
+                if "lora_B" in name or "lora_embedding_B" in name:
                     p.mul_(-alpha)
-                elif p.requires_grad and "lora_A" not in name and "lora_embedding_A" not in name:
-                    raise ObliviateError(
-                        f"task_vector under LoRA can only negate LoRA A/B adapters, but {name} is "
-                        "trainable; drop modules_to_save / bias / DoRA from the LoRA config"
-                    )
             return
         if ref is None:
             raise RuntimeError("task_vector.finalize needs the frozen reference model (θ_ref)")
