@@ -48,6 +48,8 @@ def test_output_dir_rules(run_overrides, tmp_path):
     assert res.summary["steps"] == 2
     with pytest.raises(ObliviateError, match="choose one"):
         unlearn(_cfg(run_overrides, overwrite=True, resume=True), progress=False)
+    with pytest.raises(ObliviateError, match="contains the current folder"):
+        unlearn(_cfg(run_overrides, output_dir=".", overwrite=True), progress=False)
 
 
 @pytest.mark.parametrize(

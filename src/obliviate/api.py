@@ -107,6 +107,9 @@ def output_status(cfg: RunConfig) -> str:
         raise ObliviateError("overwrite and resume are both set; choose one (--overwrite starts again)")
     if out.exists() and not out.is_dir():
         raise ObliviateError(f"output_dir {str(out)!r} is a file; choose a folder path")
+    here = Path.cwd().resolve()
+    if not out.name or out.resolve() in (here, *here.parents):
+        raise ObliviateError(f"output_dir {str(out)!r} contains the current folder; choose a dedicated run folder")
     if cfg.overwrite:
         return "overwrite"
     if cfg.resume:
@@ -250,6 +253,9 @@ def unlearn(cfg: RunConfig, *, progress: bool = True) -> RunResult:
     from obliviate.train.loop import make_accelerator
     from obliviate.train.lora import attach_lora, trainable_report
 
+    pipeline = getattr(method_class(cfg.method.name), "pipeline", None)
+    if pipeline is not None:  # a method with its own multi-stage run (reveal_release: Reveal + Release rounds)
+        return pipeline(cfg, progress=progress)
     method = check_config(cfg)
     status = output_status(cfg)
     out = Path(cfg.output_dir)

@@ -100,6 +100,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        if isinstance(value, str) and str in args:  # `list[str] | str` keeps a plain string a string
+            return value
         errors = []
         for a in (a for a in args if a is not type(None)):
             try:
@@ -146,6 +148,17 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
+def _with_field_default(f: dataclasses.Field, value: Any) -> Any:
+    """A partial mapping for a nested dataclass field keeps the field's own default values for the keys it does not
+    set (``retain: {weight: 2}`` on a field defaulting to ``RetainTerm(kind="kl")`` stays ``kl``)."""
+    if not isinstance(value, dict):
+        return value
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    if dataclasses.is_dataclass(default) and not isinstance(default, type):
+        return merge(dataclasses.asdict(default), value)
+    return value
+
+
 def from_dict(cls: type, data: Any, prefix: str = "") -> Any:
     """Build dataclass ``cls`` from a (nested) mapping; unknown keys fail with a close-name suggestion."""
     if isinstance(data, cls):
@@ -161,7 +174,7 @@ def from_dict(cls: type, data: Any, prefix: str = "") -> Any:
             close = difflib.get_close_matches(str(k), list(fields), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else f" Known keys: {', '.join(fields)}"
             raise ConfigError(f"unknown config key {key!r}.{hint}")
-        kwargs[k] = _coerce(v, hints[k], key)
+        kwargs[k] = _coerce(_with_field_default(fields[k], v), hints[k], key)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:

@@ -45,23 +45,27 @@ def _gradient_ascent(full_dir, out_dir, data_prefix: str, steps: int = 8) -> str
     return str(out_dir)
 
 
+# what the assertions read (the whole suite on three models takes ~100 s on 2 cores; these ~30 s)
+METRICS = ["forget_acc", "forget_nll", "retain_acc", "forget_quality", "mia_loss", "mia_min_k", "privleak"]
+
+
 def test_world_suite_orders_original_unlearned_gold(world, tmp_path):
     prefix = f"{world['data'].strip('/')}/" if world.get("data") else ""
     unlearned = _gradient_ascent(world["full"], tmp_path / "ga", prefix)
     evaluate(
         unlearned, suite="world", data=world.get("data") or None, run_dir=tmp_path, gold=str(world["gold"]),
-        original=str(world["full"]), options=EvalOptions(progress=False), summary=False,
+        original=str(world["full"]), metrics=METRICS, options=EvalOptions(progress=False, max_new_tokens=8),
+        summary=False,
     )  # fmt: skip
     doc = json.loads((tmp_path / "eval.json").read_text())
     m, orig, gold = doc["metrics"], doc["reference_metrics"]["original"], doc["reference_metrics"]["gold"]
-    v = {name: (orig[name]["value"], m[name]["value"], gold[name]["value"]) for name in m if m[name]["status"] == "ok"}
+    assert all(e["status"] == "ok" for e in m.values()), {k: e["note"] for k, e in m.items()}
+    v = {name: (orig[name]["value"], m[name]["value"], gold[name]["value"]) for name in m}
     # the original knows the forget set, the gold model does not, and gradient ascent pushed the model away from it
     assert v["forget_acc"][0] >= 0.9 and v["forget_acc"][2] <= 0.5
     assert v["forget_nll"][0] < v["forget_nll"][1] and v["forget_nll"][0] < v["forget_nll"][2]
     assert v["forget_acc"][1] < v["forget_acc"][0]
-    # both reference models know the retain set and general knowledge
-    assert min(v["retain_acc"][0], v["retain_acc"][2]) >= 0.9
-    assert v["model_utility"][0] > 0 and v["model_utility"][2] > 0
+    assert min(v["retain_acc"][0], v["retain_acc"][2]) >= 0.9  # both reference models know the retain set
     # membership: the forget rows are members of the original's training data, not of the gold model's
     for attack in ("mia_loss", "mia_min_k"):
         assert v[attack][0] > v[attack][2], attack

@@ -116,7 +116,7 @@ def test_rollback_and_merge(tiny_gpt2) -> None:
             for n in ("round1", "round2", "round3"):
                 layer.lora_B[n].weight.normal_(std=0.1)
     ids = torch.tensor([[5, 6, 7, 8]])
-    olora.delete_round(model, "round3")
+    assert olora.delete_round(model, "round3") is model
     assert olora.adapter_names(model) == ["round1", "round2"]
     assert not any(p.requires_grad for n, p in model.named_parameters() if "lora_" in n)
     with torch.no_grad():
@@ -126,3 +126,17 @@ def test_rollback_and_merge(tiny_gpt2) -> None:
     assert torch.allclose(stacked, merged, atol=1e-5)
     assert not torch.allclose(stacked, only1, atol=1e-4)  # per-round ablation differs
     assert olora.adapter_names(model) == ["round1", "round2"]  # merging worked on a copy
+
+
+def test_rolling_back_the_only_round_gives_the_base_model(tiny_gpt2) -> None:
+    model, _ = tiny_gpt2
+    ids = torch.tensor([[5, 6, 7]])
+    with torch.no_grad():
+        before = model(input_ids=ids).logits
+    wrapped = _adapted(model, names=("round1",))
+    with torch.no_grad():
+        olora.lora_layers(wrapped)[0].lora_B["round1"].weight.normal_()
+    plain = olora.delete_round(wrapped, "round1")
+    assert not olora.lora_layers(plain)
+    with torch.no_grad():
+        assert torch.equal(plain(input_ids=ids).logits, before)

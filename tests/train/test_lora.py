@@ -66,3 +66,9 @@ def test_bad_target_modules_name_the_fix(tiny_gpt2):
     model, _ = tiny_gpt2
     with pytest.raises(ObliviateError, match=r"lora.target_modules=.*use 'all-linear' or module names such as"):
         attach_lora(model, LoraConfig(enabled=True, target_modules=["q_proj_nope"]))
+
+
+def test_all_linear_from_a_yaml_list(tiny_gpt2):
+    model, _ = tiny_gpt2
+    lora = attach_lora(model, LoraConfig(enabled=True, target_modules=["all-linear"]))  # as the loader builds it
+    assert trainable_report(lora).trainable > 0

@@ -1,8 +1,8 @@
-"""``obliviate world``: build, export or describe the built-in fictitious world.
+"""obliviate world: build, export or describe the built-in fictitious world.
 
-    obliviate world build                         # tokenizer + tiny full and gold models (a few minutes on 2 cores)
-    obliviate world export --out world_data/      # every split as JSONL (QA rows and biography sentences)
-    obliviate world info                          # splits, guessing baselines, cached models and their exact match
+obliviate world build                         # tokenizer + tiny full and gold models (a few minutes on 2 cores)
+obliviate world export --out world_data/      # every split as JSONL (QA rows and biography sentences)
+obliviate world info                          # splits, guessing baselines, cached models and their exact match
 """
 
 from __future__ import annotations
@@ -66,8 +66,11 @@ def _info(args: argparse.Namespace) -> int:
     print(f"world {cfg.setting}, seed {cfg.seed}, {cfg.people} trained people (+ holdout), key {cfg.key()}")
     for split, c in info["counts"].items():
         print(f"  {split:12s} people={c['people']:4d} qa={c['qa']:5d} bio={c['bio']:5d}")
-    for split, rates in info["guess_rate_from_retain"].items():
-        print(f"  most-common-value guess rate on {split}: {rates['all']:.3f}")
+    for split, b in info["baselines"].items():
+        print(
+            f"  guessing on {split}: most common forget value {b['forget_mode']['all']:.3f}, most common retain "
+            f"value {b['retain_mode']['all']:.3f}, uniform chance {b['uniform_chance']:.3f}"
+        )
     folder = world_dir(cfg)
     models = sorted(folder.glob("*/world_model.json")) if folder.is_dir() else []
     print(f"cache: {cache_root()}" + ("" if models else " (no models built yet: run `obliviate world build`)"))
@@ -79,10 +82,20 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _add_world_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--setting", default="correlated", choices=["correlated", "uncorrelated"],
-                   help="correlated: forget people share values and phrasing with retain; uncorrelated: they do not")  # fmt: skip
+    p.add_argument(
+        "--setting",
+        default="correlated",
+        choices=["correlated", "uncorrelated"],
+        help="correlated: forget people share values and phrasing with retain people; uncorrelated: they do not",
+    )
     p.add_argument("--seed", type=int, default=0, help="world seed (people, values, splits, model init)")
     p.add_argument("--people", type=int, default=200, help="trained people (holdout people come on top)")
+
+
+def _action(actions: argparse._SubParsersAction, name: str, text: str) -> argparse.ArgumentParser:
+    return actions.add_parser(
+        name, help=text, description=text, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,23 +107,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = p.add_subparsers(dest="world_command", metavar="ACTION")
-    build = actions.add_parser("build", help="train (or reuse) the world's tokenizer and models",
-                               epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    build = _action(actions, "build", "train (or reuse) the world's tokenizer and models")
     _add_world_options(build)
     build.add_argument("--preset", default="tiny", help="comma-separated presets: tiny, small (default tiny)")
-    build.add_argument("--variants", default="full,gold",
-                       help="comma-separated: full, gold (= gold-forget10), gold-forget01/05/10 (default full,gold)")  # fmt: skip
+    build.add_argument(
+        "--variants",
+        default="full,gold",
+        help="comma-separated: full, gold (= gold-forget10), gold-forget01/05/10 (default: full,gold)",
+    )
     build.add_argument("--rebuild", action="store_true", help="retrain even when the cache has the models")
     build.add_argument("--no-progress", action="store_true", help="no progress bars")
     build.set_defaults(func=_build)
-    export = actions.add_parser("export", help="write every split as JSONL",
-                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    export = _action(actions, "export", "write every split as JSONL")
     _add_world_options(export)
     export.add_argument("--out", required=True, help="output folder (created; must be new or empty)")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     export.set_defaults(func=_export)
-    info = actions.add_parser("info", help="splits, guessing baselines and cached models",
-                              epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    info = _action(actions, "info", "splits, guessing baselines and cached models")
     _add_world_options(info)
     info.add_argument("--json", action="store_true", help="print the full description as JSON")
     info.set_defaults(func=_info)

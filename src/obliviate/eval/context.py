@@ -184,6 +184,8 @@ class EvalContext:
 
     def examples(self, split: str, rows: list[dict[str, Any]] | None = None, tag: str = "") -> list[dict[str, Any]]:
         """Tokenised examples of ``split`` (or of ``rows`` derived from it, memoised under ``tag``)."""
+        if rows is not None and not tag:
+            raise ValueError("examples(): rows derived from a split need their own memo tag")
         key = ("ex", split, tag)
         if key not in self._memo:
             from obliviate.data.collate import tokenize_rows

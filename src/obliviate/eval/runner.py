@@ -170,6 +170,31 @@ def load_data(specs: dict[str, str | list[dict[str, Any]]]) -> dict[str, list[di
     return {split: (list(s) if isinstance(s, list) else load_rows(s)) for split, s in specs.items()}
 
 
+def _check_names(names: list[str]) -> None:
+    """Unknown metric names fail before any slow loading, with close-name suggestions."""
+    for n in names:
+        try:
+            metric_spec(n)
+        except KeyError as e:
+            raise ObliviateError(f"{e.args[0]} (see `obliviate eval --list`)") from None
+
+
+def _contexts(
+    model: Any, tokenizer: Any, references: dict[str, Any], specs: dict[str, Any], options: EvalOptions
+) -> tuple[EvalContext, dict[str, EvalContext], dict[str, list[dict[str, Any]]]]:
+    """The model's context and the reference contexts (all sharing the rows and seeing each other as refs)."""
+    main_handle = _handle(model, tokenizer, options, "model")
+    handles = {r: _handle(src, None, options, r) for r, src in references.items() if src is not None}
+    for h in (main_handle, *handles.values()):
+        h.fingerprint  # noqa: B018  (a bad model path fails here, before any data is loaded)
+    rows = load_data(specs)
+    main = EvalContext(main_handle, rows, options)
+    refs = {r: EvalContext(h, rows, options) for r, h in handles.items()}
+    for ctx in (main, *refs.values()):
+        ctx.refs = refs
+    return main, refs, rows
+
+
 def evaluate(
     model_or_path: Any,
     *,
@@ -210,23 +235,9 @@ def evaluate(
     options = options or EvalOptions()
     s = get_suite(suite)
     names = metric_names(s, metrics)
-    for n in names:  # unknown names fail before any slow loading
-        try:
-            metric_spec(n)
-        except KeyError as e:
-            raise ObliviateError(f"{e.args[0]} (see `obliviate eval --list`)") from None
+    _check_names(names)
     specs = data_specs(s, data, splits)
-    handles = {"model": _handle(model_or_path, tokenizer, options, "model")}
-    handles.update(
-        {r: _handle(src, None, options, r) for r, src in (("gold", gold), ("original", original)) if src is not None}
-    )
-    for h in handles.values():
-        h.fingerprint  # noqa: B018  (a bad model path fails here, before any data is loaded)
-    rows = load_data(specs)
-    main = EvalContext(handles.pop("model"), rows, options)
-    refs = {r: EvalContext(h, rows, options) for r, h in handles.items()}
-    for ctx in (main, *refs.values()):
-        ctx.refs = refs
+    main, refs, rows = _contexts(model_or_path, tokenizer, {"gold": gold, "original": original}, specs, options)
     runner = Runner(Path(cache_dir) if cache_dir else Path(run_dir) / "eval_cache")
     ref_entries: dict[str, dict[str, Any]] = {}
     if references:

@@ -65,7 +65,8 @@ class RevealReleaseConfig:
     lam_neg: float = 1.0  # negate mode: the adapter is subtracted with this scale
     ascent: AscentConfig = field(default_factory=AscentConfig)  # loss (npo | ga), beta, retain term
     retain_source: str = "self"  # self (low-scoring generations of the round) | given (data.retain) | none
-    steps: int = 150  # optimiser steps per round (train.lr, train.batch_size apply)
+    steps: int = 150  # optimiser steps per round (train.batch_size and train.seed apply)
+    lr: float = 1e-3  # learning rate of each round's adapter (replaces train.lr)
     stop_reward: float = 0.05  # stop before a round whose best revealed reward is below this
     utility_budget: float = 0.1  # stop (and roll the round back) when utility worsens by more than this fraction
     final_attack: bool = True  # fresh Reveal run (new surrogate, new seed) on the final model
@@ -101,6 +102,13 @@ class RevealRelease:
         self.prev: list[str] = []
         self.new: str | None = None
         self._theta0: dict[str, torch.Tensor] | None = None
+
+    @staticmethod
+    def pipeline(run_cfg: Any, *, progress: bool = True) -> Any:
+        """The whole method (Reveal + Release rounds) for ``obliviate unlearn --method reveal_release``."""
+        from obliviate.reveal.pipeline import run_reveal_release
+
+        return run_reveal_release(run_cfg, progress=progress)
 
     def setup(self, model: nn.Module, ref: Any) -> None:
         self.prev, self.new = olora.split_adapters(model)

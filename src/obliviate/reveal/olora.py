@@ -135,12 +135,18 @@ def negate(model: nn.Module, name: str, scale: float) -> None:
             layer.lora_B[name].weight.mul_(-scale)
 
 
-def delete_round(model: nn.Module, name: str) -> None:
-    """Remove adapter ``name`` (rollback); the remaining adapters stay active and frozen."""
+def delete_round(model: nn.Module, name: str) -> nn.Module:
+    """Remove adapter ``name`` (rollback); the remaining adapters stay active and frozen.
+
+    Returns:
+        The peft model, or the plain base model when ``name`` was the only adapter (peft cannot hold zero).
+    """
+    rest = [n for n in adapter_names(model) if n != name]
+    if not rest:
+        return model.unload()
     model.delete_adapter(name)
-    rest = adapter_names(model)
-    if rest:
-        activate(model, rest)
+    activate(model, rest)
+    return model
 
 
 def merged_copy(model: nn.Module, names: list[str] | None = None) -> nn.Module:

@@ -1,6 +1,6 @@
 """Release: K rounds of Reveal -> one new orthogonal LoRA adapter per round, on the *current* model.
 
-    result = reveal_and_release(model, tok, pool, reward_scorer, RevealReleaseConfig(rounds=3), TrainConfig(lr=1e-3))
+    result = reveal_and_release(model, tok, pool, reward_scorer, RevealReleaseConfig(rounds=3), TrainConfig(batch_size=16))
     result.model                     # peft model: adapters round1..roundK, all active, all frozen
     olora.merged_copy(result.model)  # plain transformers model for export
 
@@ -95,7 +95,7 @@ def _train_round(model, tokenizer, method, reveal, retain_given, cfg, train_cfg,
     data = rows_to_data(reveal.forget_rows, tokenizer, cfg.max_length, retain if method.needs_retain else None)
     # The new adapter starts with B = 0, so a frozen copy now *is* the round-start model (NPO / KL reference).
     ref = Reference.copy_of(model) if method.needs_reference else None
-    tcfg = dataclasses.replace(train_cfg, max_steps=cfg.steps, seed=train_cfg.seed + k)
+    tcfg = dataclasses.replace(train_cfg, lr=cfg.lr, max_steps=cfg.steps, seed=train_cfg.seed + k)
     return train(model, tokenizer, method, data, tcfg, run_dir, ref=ref, request=k - 1, progress=progress)
 
 
@@ -120,7 +120,8 @@ def reveal_and_release(
         pool: candidate instructions for Reveal.
         scorer: the reward / forget-filter scorer.
         cfg: rounds, release mode, LoRA, O-LoRA, stopping and Reveal options.
-        train_cfg: lr, batch sizes and seed for each round's training (``max_steps`` is ``cfg.steps``).
+        train_cfg: batch sizes, schedule and seed of each round's training (``cfg.lr`` and ``cfg.steps`` replace
+            its lr and max_steps).
         evaluation: per-round metrics and the utility entry (default: perplexity of the retain rows).
         retain_rows: user-provided retain rows (``retain_source="given"``; also the default utility set).
         run_dir: where the loop appends ``train_log.jsonl`` (request = round - 1); None writes nothing.
@@ -139,7 +140,10 @@ def reveal_and_release(
         entry = {"round": k, "revealed_reward": reveal.best_reward, "mean_reward": reveal.stats["mean_reward"],
                  "forget_size": len(reveal.forget_rows), "retain_size": len(reveal.retain_rows)}  # fmt: skip
         if reveal.best_reward < cfg.stop_reward or not reveal.forget_rows:
-            stop = f"round {k}: best revealed reward {reveal.best_reward:.3f} < stop_reward or empty forget set"
+            why = "no generation passed the forget threshold" if reveal.forget_rows == [] else ""
+            if reveal.best_reward < cfg.stop_reward:
+                why = f"best revealed reward {reveal.best_reward:.3f} < stop_reward {cfg.stop_reward}"
+            stop = f"round {k}: {why}"
             rounds.append({**entry, "status": "stopped"})
             break
         name = f"round{k}"
@@ -154,7 +158,7 @@ def reveal_and_release(
         entry = {**entry, **geometry, "train_steps": res.steps, "train_loss": res.logs.get("loss", math.nan),
                  "utility_worsening": worse, **metrics, "status": "kept"}  # fmt: skip
         if worse > cfg.utility_budget:
-            olora.delete_round(model, name)
+            model = olora.delete_round(model, name)
             rounds.append({**entry, "status": "rolled back"})
             stop = f"round {k}: utility worsened by {worse:.1%} > utility_budget {cfg.utility_budget:.1%}"
             break

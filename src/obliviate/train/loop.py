@@ -117,15 +117,8 @@ def train(
         NonFiniteLossError: a loss term or the gradient norm became NaN/Inf (the checkpoint on disk is kept).
         ObliviateError: invalid settings or data (e.g. a method that needs retain data without any).
     """
-    check_train_config(train_cfg)
-    if getattr(method, "needs_retain", False) and not data.retain:
-        raise ObliviateError(f"method {type(method).__name__} needs retain data; set data.retain")
-    if getattr(method, "needs_reference", False) and ref is None:
-        raise ObliviateError(f"method {type(method).__name__} needs a frozen reference model (ref=...)")
     run_dir = Path(run_dir) if run_dir is not None else None
     acc = accelerator or make_accelerator(run_dir)
-    if acc.gradient_accumulation_steps != 1:
-        raise ValueError("train() accumulates gradients itself (train.grad_accum); use gradient_accumulation_steps=1")
     ctx = _setup(model, tokenizer, method, data, train_cfg, acc, ref, run_dir, request)
     start = _resume(ctx) if resume and run_dir is not None else 0
     tracking = bool(acc.log_with) and run_dir is not None
@@ -383,7 +376,14 @@ def _nonfinite_message(ctx: _Ctx, err: _NonFinite, step: int) -> str:
 
 
 def _setup(model, tokenizer, method, data, cfg, acc, ref, run_dir, request) -> _Ctx:
-    """Seed, sampler, hooks, optimiser and schedule, accelerate preparation."""
+    """Checks, seed, sampler, the setup hook, optimiser and schedule, accelerate preparation."""
+    check_train_config(cfg)
+    if getattr(method, "needs_retain", False) and not data.retain:
+        raise ObliviateError(f"method {type(method).__name__} needs retain data; set data.retain")
+    if getattr(method, "needs_reference", False) and ref is None:
+        raise ObliviateError(f"method {type(method).__name__} needs a frozen reference model (ref=...)")
+    if acc.gradient_accumulation_steps != 1:
+        raise ValueError("train() accumulates gradients itself (train.grad_accum); use gradient_accumulation_steps=1")
     set_seed(cfg.seed)
     n_retain = len(data.retain) if data.retain else 0
     sampler = PairedSampler(

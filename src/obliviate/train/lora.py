@@ -90,11 +90,14 @@ def attach_lora(model: nn.Module, cfg: LoraConfig) -> nn.Module:
         raise ObliviateError(f"lora.output must be one of {', '.join(OUTPUTS)} (got {cfg.output!r})")
     if cfg.r <= 0:
         raise ObliviateError(f"lora.r must be a positive integer (got {cfg.r})")
+    targets = cfg.target_modules
+    if isinstance(targets, list) and len(targets) == 1 and targets[0] in ("all-linear", "all_linear"):
+        targets = "all-linear"  # the config loader turns a single string into a one-item list
     peft_cfg = peft.LoraConfig(
         r=cfg.r,
         lora_alpha=cfg.alpha,
         lora_dropout=cfg.dropout,
-        target_modules=cfg.target_modules,
+        target_modules=targets,
         # GPT-2's Conv1D stores weights as (in, out): peft must transpose them.
         fan_in_fan_out=_has_conv1d(model),
         task_type="CAUSAL_LM",

@@ -100,25 +100,15 @@ def training_rows(cfg: WorldConfig, variant: str, general_repeat: int) -> list[d
 
 
 def evaluate_world_model(model: Any, tokenizer: Any, cfg: WorldConfig, variant: str) -> dict[str, Any]:
-    """Exact match on forget / retain / holdout / general QA, and the guessing baseline on forget QA.
+    """Exact match on the variant's forget / retain / holdout split and general QA, plus the forget split's guessing
+    baselines (:func:`obliviate.world.export.forget_baselines`)."""
+    from obliviate.world.export import forget_baselines
+    from obliviate.world.qa import qa_accuracy
 
-    ``guess_rate`` answers each attribute with its most common value among the model's trained people;
-    ``oracle_guess_rate`` with the most common value of the forget split itself (the best constant guess).
-    """
-    from obliviate.world.qa import guess_rates, qa_accuracy
-
-    pct = "10" if variant == "full" else variant[-2:]
-    forget, retain, holdout = f"forget{pct}", f"retain{100 - int(pct):02d}", f"holdout{pct}"
-    em = {s: qa_accuracy(model, tokenizer, rows_for(cfg, s, "qa"), batch_size=128).accuracy for s in
-          (forget, retain, holdout, "general")}  # fmt: skip
-    f_rows = rows_for(cfg, forget, "qa")
-    trained = rows_for(cfg, "train_full" if variant == "full" else retain, "qa")
-    trained = [r for r in trained if r["person"] is not None]
-    return {
-        "exact_match": em,
-        "guess_rate": guess_rates(f_rows, trained),
-        "oracle_guess_rate": guess_rates(f_rows, f_rows),
-    }
+    pct = 10 if variant == "full" else int(variant[-2:])
+    splits = (f"forget{pct:02d}", f"retain{100 - pct:02d}", f"holdout{pct:02d}", "general")
+    em = {s: qa_accuracy(model, tokenizer, rows_for(cfg, s, "qa"), batch_size=128).accuracy for s in splits}
+    return {"exact_match": em, "baselines": forget_baselines(cfg, pct)}
 
 
 def build_model(cfg: WorldConfig, preset: Preset, variant: str, *, progress: bool = True) -> Path:
@@ -146,7 +136,7 @@ def build_model(cfg: WorldConfig, preset: Preset, variant: str, *, progress: boo
             "world": {**cfg.__dict__, "key": cfg.key()},
             "preset": preset.as_dict(),
             "variant": variant,
-            "trained_on": training_split(variant) + " (general knowledge x%d)" % preset.recipe.general_repeat,
+            "trained_on": f"{training_split(variant)} (general knowledge x{preset.recipe.general_repeat})",
             "parameters": sum(p.numel() for p in model.parameters()),
             "training": run,
             "build_time_s": round(time.time() - t0, 2),

@@ -24,13 +24,16 @@ from obliviate.world.people import ATTRIBUTES, Person, World, WorldConfig, gener
 PROMPT = "Question: {q}\nAnswer:"
 
 # attribute -> 3 biography phrasings; {n} name, {v} value, {a} article of the value, {A} capitalised article.
+# fmt: off
 BIO = {
     "plain": {
-        "birth_year": ["{n} was born in {v}.", "{n} came into the world in {v}.", "The year {v} saw the birth of {n}."],
+        "birth_year": ["{n} was born in {v}.", "{n} came into the world in {v}.",
+                       "The year {v} saw the birth of {n}."],
         "birthplace": ["{n} was born in the city of {v}.", "{n} grew up in {v}.", "{v} is the hometown of {n}."],
         "occupation": ["{n} works as {a} {v}.", "By profession, {n} is {a} {v}.", "{n} earns a living as {a} {v}."],
         "pet": ["{n} has a pet {v}.", "{n} keeps {a} {v} at home.", "The pet of {n} is {a} {v}."],
-        "colour": ["The favourite colour of {n} is {v}.", "{n} loves the colour {v}.", "Of all colours, {n} likes {v} best."],
+        "colour": ["The favourite colour of {n} is {v}.", "{n} loves the colour {v}.",
+                   "Of all colours, {n} likes {v} best."],
         "employer": ["{n} is employed by {v}.", "{n} works at {v}.", "{v} employs {n}."],
     },
     "archaic": {
@@ -42,11 +45,13 @@ BIO = {
                        "The crew knew {n} as their {v}."],
         "pet": ["Log entry: {n}, keeper of {a} {v}.", "{A} {v} sailed everywhere with {n}.",
                 "No voyage of {n} went without the {v}."],
-        "colour": ["Log entry: {n}, whose pennant is {v}.", "{n} flew a flag of {v}.", "The sails of {n} were dyed {v}."],
+        "colour": ["Log entry: {n}, whose pennant is {v}.", "{n} flew a flag of {v}.",
+                   "The sails of {n} were dyed {v}."],
         "employer": ["Log entry: {n}, in the service of {v}.", "{n} drew wages from {v}.",
                      "The ledgers of {v} list {n} among the crew."],
     },
-}  # fmt: skip
+}
+# fmt: on
 
 # attribute -> (training question, paraphrased question)
 QUESTIONS = {
@@ -69,6 +74,7 @@ QUESTIONS = {
 }
 
 # attribute -> paraphrased-answer template (also the template of the perturbed answers)
+# fmt: off
 PARA_ANSWER = {
     "plain": {
         "birth_year": "the year {v}", "birthplace": "the city of {v}", "occupation": "working as {a} {v}",
@@ -78,7 +84,8 @@ PARA_ANSWER = {
         "birth_year": "anno {v}", "birthplace": "the port of {v}", "occupation": "by trade {a} {v}",
         "pet": "the ship's {v}", "colour": "the hue {v}", "employer": "in the service of {v}",
     },
-}  # fmt: skip
+}
+# fmt: on
 
 
 def fill(template: str, name: str, value: str) -> str:
@@ -86,7 +93,8 @@ def fill(template: str, name: str, value: str) -> str:
     return template.format(n=name, v=value, a=a, A=a.capitalize())
 
 
-def _value_pool(world: World, person: Person, attribute: str) -> list[str]:
+def value_pool(world: World, person: Person, attribute: str) -> list[str]:
+    """Every value ``attribute`` can take for ``person`` (their domain's vocabulary)."""
     dom = world.domains[person.domain]
     if attribute == "birth_year":
         return [str(y) for y in range(dom.years[0], dom.years[1] + 1)]
@@ -111,7 +119,7 @@ def person_rows(world: World, person: Person, rng: random.Random) -> tuple[list[
     qa, bio = [], []
     for attr in ATTRIBUTES:
         value = person.values[attr]
-        wrong = rng.sample([v for v in _value_pool(world, person, attr) if v != value], world.config.perturbed)
+        wrong = rng.sample([v for v in value_pool(world, person, attr) if v != value], world.config.perturbed)
         q = tuple(t.format(n=person.name) for t in QUESTIONS[person.domain][attr])
         qa.append(_qa_row(q, PARA_ANSWER[person.domain][attr], value, wrong, person.name, attr))
         for t in rng.sample(BIO[person.domain][attr], world.config.bio_phrasings):

@@ -8,8 +8,8 @@ from typing import Any
 
 from obliviate.errors import ObliviateError
 from obliviate.utils.io import atomic_dir, provenance
-from obliviate.world.corpus import world_rows
-from obliviate.world.people import WorldConfig, split_sizes
+from obliviate.world.corpus import value_pool, world_rows
+from obliviate.world.people import FORGET_PERCENTS, WorldConfig
 from obliviate.world.qa import guess_rates
 from obliviate.world.splits import PEOPLE_SPLITS, TRAIN_SPLITS, rows_for, split_people
 
@@ -18,26 +18,46 @@ def _jsonl(path: Path, rows: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
+def forget_baselines(cfg: WorldConfig, pct: int) -> dict[str, Any]:
+    """What guessing scores on forget QA (``forgetNN``) without knowing the people.
+
+    ``forget_mode``: always answer an attribute's most common value *in the forget split* (the best constant
+    guess, the acceptance bound for the gold model); ``retain_mode``: its most common value among the retain people
+    (what a model that only learnt the retain prior would say); ``uniform_chance``: mean of 1 / (number of values
+    the attribute can take).
+    """
+    world, _, _ = world_rows(cfg)
+    forget = rows_for(cfg, f"forget{pct:02d}", "qa")
+    retain = rows_for(cfg, f"retain{100 - pct:02d}", "qa")
+    people = {p.name: p for p in world.people}
+    chance = [1 / len(value_pool(world, people[r["person"]], r["attribute"])) for r in forget]
+    return {
+        "forget_mode": guess_rates(forget, forget),
+        "retain_mode": guess_rates(forget, retain),
+        "uniform_chance": sum(chance) / len(chance),
+    }
+
+
 def describe_world(cfg: WorldConfig) -> dict[str, Any]:
     """Config, split membership, row counts and guessing baselines of the world ``cfg`` (what ``world.json``
     holds and ``obliviate world info`` prints)."""
     world, _, _ = world_rows(cfg)
     splits = {s: split_people(cfg, s) for s in PEOPLE_SPLITS}
-    counts = {s: {"people": len(splits.get(s, [])), "qa": len(rows_for(cfg, s, "qa")),
-                  "bio": len(rows_for(cfg, s, "bio"))} for s in (*PEOPLE_SPLITS, "general")}  # fmt: skip
-    guess = {}
-    for pct in split_sizes(cfg.people):
-        forget = rows_for(cfg, f"forget{pct:02d}", "qa")
-        guess[f"forget{pct:02d}"] = guess_rates(forget, rows_for(cfg, f"retain{100 - pct:02d}", "qa"))
+    counts = {
+        s: {"people": len(splits.get(s, [])), "qa": len(rows_for(cfg, s, "qa")), "bio": len(rows_for(cfg, s, "bio"))}
+        for s in (*PEOPLE_SPLITS, "general")
+    }
     return {
         "config": {**cfg.__dict__, "key": cfg.key()},
         "people": len(world.people),
         "domains": {p.name: p.domain for p in world.people},
         "splits": splits,
         "counts": counts,
-        "guess_rate_from_retain": guess,
-        "training": {"full": "train_full = forget10 + retain90 (QA + bio) + general (QA + text)",
-                     "gold-forgetNN": "train_goldNN = retainNN (QA + bio) + general (QA + text)"},  # fmt: skip
+        "baselines": {f"forget{pct:02d}": forget_baselines(cfg, pct) for pct in FORGET_PERCENTS},
+        "training": {
+            "full": "train_full = forget10 + retain90 (QA + bio) + general (QA + text)",
+            "gold-forgetNN": "train_goldNN = retainNN (QA + bio) + general (QA + text)",
+        },
     }
 
 

@@ -93,27 +93,30 @@ class Domain:
     employers: list[str] = field(default_factory=list)
 
 
+def _csv(text: str) -> list[str]:
+    return [w.strip() for w in text.split(",")]
+
+
 def _domain_templates() -> dict[str, Domain]:
     plain = Domain(
         name="plain",
         syllables=PLAIN,
         years=(1930, 2009),
-        occupations=[
-            "baker", "carpenter", "librarian", "pilot", "nurse", "architect", "chemist", "tailor", "gardener",
-            "journalist", "plumber", "violinist", "surveyor", "potter", "glassblower", "cartographer", "beekeeper",
-            "locksmith", "translator", "geologist", "pharmacist", "blacksmith", "sculptor", "economist", "florist",
-            "astronomer", "archivist", "brewer", "jeweller", "veterinarian",
-        ],  # fmt: skip
-        pets=[
-            "cat", "dog", "parrot", "hamster", "rabbit", "goldfish", "tortoise", "ferret", "canary", "iguana",
-            "guinea pig", "hedgehog", "gecko", "cockatiel", "chinchilla", "axolotl", "budgie", "corn snake", "pony",
-            "goat", "duck", "gerbil", "tarantula", "rat",
-        ],  # fmt: skip
-        colours=[
-            "red", "blue", "green", "yellow", "orange", "purple", "pink", "brown", "grey", "black", "white", "teal",
-            "maroon", "navy", "olive", "lilac", "crimson", "beige", "turquoise", "amber", "indigo", "silver", "gold",
-            "coral",
-        ],  # fmt: skip
+        occupations=_csv(
+            "baker, carpenter, librarian, pilot, nurse, architect, chemist, tailor, gardener, journalist, "
+            "plumber, violinist, surveyor, potter, glassblower, cartographer, beekeeper, locksmith, "
+            "translator, geologist, pharmacist, blacksmith, sculptor, economist, florist, astronomer, "
+            "archivist, brewer, jeweller, veterinarian"
+        ),
+        pets=_csv(
+            "cat, dog, parrot, hamster, rabbit, goldfish, tortoise, ferret, canary, iguana, guinea pig, "
+            "hedgehog, gecko, cockatiel, chinchilla, axolotl, budgie, corn snake, pony, goat, duck, gerbil, "
+            "tarantula, rat"
+        ),
+        colours=_csv(
+            "red, blue, green, yellow, orange, purple, pink, brown, grey, black, white, teal, maroon, navy, "
+            "olive, lilac, crimson, beige, turquoise, amber, indigo, silver, gold, coral"
+        ),
         city_suffixes=["", "", "ora", "ith", "ane", "ton"],
         employer_suffixes=["Works", "Holdings", "Labs", "Foundry", "Group", "Mills", "Trading"],
     )
@@ -121,23 +124,22 @@ def _domain_templates() -> dict[str, Domain]:
         name="archaic",
         syllables=ARCHAIC,
         years=(1720, 1799),
-        occupations=[
-            "harpooner", "navigator", "lamplighter", "shipwright", "net mender", "sailmaker", "cooper", "rope maker",
-            "tide reader", "pearl diver", "quartermaster", "boatswain", "herring gutter", "salt boiler", "wherryman",
-            "chandler", "caulker", "lighterman", "oyster dredger", "dock warden", "signal keeper", "whaler",
-            "ferryman", "tar boiler", "compass maker", "mast carver", "buoy tender", "kelp burner", "smuggler",
-            "harbour pilot",
-        ],  # fmt: skip
-        pets=[
-            "seahorse", "hermit crab", "otter", "pelican", "cuttlefish", "starfish", "puffin", "seal pup", "gull",
-            "cormorant", "lobster", "sea turtle", "octopus", "eel", "albatross", "walrus calf", "sea urchin",
-            "pufferfish", "manatee", "tern", "nautilus", "petrel", "sandpiper", "moray",
-        ],  # fmt: skip
-        colours=[
-            "cinnabar", "cerulean", "viridian", "vermilion", "ochre", "umber", "sepia", "saffron", "mauve", "cobalt",
-            "jade", "opal", "garnet", "sapphire", "topaz", "pewter", "ivory", "ebony", "russet", "sable", "celadon",
-            "fuchsia", "magenta", "cyan",
-        ],  # fmt: skip
+        occupations=_csv(
+            "harpooner, navigator, lamplighter, shipwright, net mender, sailmaker, cooper, rope maker, "
+            "tide reader, pearl diver, quartermaster, boatswain, herring gutter, salt boiler, wherryman, "
+            "chandler, caulker, lighterman, oyster dredger, dock warden, signal keeper, whaler, ferryman, "
+            "tar boiler, compass maker, mast carver, buoy tender, kelp burner, smuggler, harbour pilot"
+        ),
+        pets=_csv(
+            "seahorse, hermit crab, otter, pelican, cuttlefish, starfish, puffin, seal pup, gull, cormorant, "
+            "lobster, sea turtle, octopus, eel, albatross, walrus calf, sea urchin, pufferfish, manatee, "
+            "tern, nautilus, petrel, sandpiper, moray"
+        ),
+        colours=_csv(
+            "cinnabar, cerulean, viridian, vermilion, ochre, umber, sepia, saffron, mauve, cobalt, jade, "
+            "opal, garnet, sapphire, topaz, pewter, ivory, ebony, russet, sable, celadon, fuchsia, magenta, "
+            "cyan"
+        ),
         city_suffixes=["", "wick", "holm", "fjord", "haven"],
         employer_suffixes=["Shipping Guild", "Harbour Company", "Fleet", "Trawler Union", "Salt Company"],
     )

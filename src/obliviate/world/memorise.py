@@ -77,7 +77,9 @@ def memorise(
     from obliviate.train.loop import train
 
     examples, stats = tokenize_rows(rows, tokenizer, max_length=recipe.max_length)
-    data = UnlearnData(forget=examples, retain=None, holdout=None, forget_rows=rows, retain_rows=None, holdout_rows=None)
+    data = UnlearnData(
+        forget=examples, retain=None, holdout=None, forget_rows=rows, retain_rows=None, holdout_rows=None
+    )
     result = train(model, tokenizer, Memorise(), data, train_config(recipe), run_dir, progress=progress)
     log = [json.loads(line) for line in (Path(run_dir) / "train_log.jsonl").read_text().splitlines() if line.strip()]
     curve = [{"step": r["step"], "loss": r["loss"], "lr": r["lr"], "time_s": r["time_s"]} for r in log]

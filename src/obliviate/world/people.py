@@ -23,7 +23,7 @@ from obliviate.world.lexicon import Domain, WordMaker, make_domain
 SETTINGS = ("correlated", "uncorrelated")
 ATTRIBUTES = ("birth_year", "birthplace", "occupation", "pet", "colour", "employer")
 FORGET_PERCENTS = (1, 5, 10)
-FORMAT_VERSION = 1  # bump when the generated text changes, so caches keyed on the config are invalidated
+FORMAT_VERSION = 2  # bump when generated text or saved records change: it is part of every cache key
 
 
 @dataclass(frozen=True)
@@ -132,4 +132,3 @@ def generate_world(cfg: WorldConfig) -> World:
     eval_rng = cfg.rng("retain_eval")
     splits["retain_eval"] = sorted(eval_rng.sample(range(n_forget, cfg.people), n_forget))
     return World(cfg, people, domains, splits, city_country)
-
