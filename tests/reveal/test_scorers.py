@@ -21,7 +21,10 @@ def test_lexicon_modes_and_whole_words() -> None:
     assert build_scorer("lexicon:words=grotz,vilek;mode=count;saturate=2")(texts) == [0.5, 0.0, 1.0, 0.0, 0.0]
     assert build_scorer("lexicon:words=grotz;mode=share")(["grotz a b c"]) == [0.25]
     assert build_scorer("lexicon:words=grotz;case_sensitive=true")(["GROTZ"]) == [0.0]
-    assert build_scorer({"name": "lexicon", "args": {"words": ["big apple"]}})(["a big apple pie", "apple"]) == [1.0, 0.0]
+    assert build_scorer({"name": "lexicon", "args": {"words": ["big apple"]}})(["a big apple pie", "apple"]) == [
+        1.0,
+        0.0,
+    ]
 
 
 def test_lexicon_file(tmp_path) -> None:

@@ -32,7 +32,9 @@ def test_reveal_forget_set_beats_random_prompts(toxicity_task, toxicity_lm, tmp_
     model, tok = toxicity_lm
     reward = toxicity_task.reward_scorer()
     prompts = toxicity_task.pool(5, seed=123)
-    gens = [g for gs in sample_continuations(model, tok, prompts, 30, SampleConfig(max_new_tokens=20), seed=1) for g in gs]
+    gens = [
+        g for gs in sample_continuations(model, tok, prompts, 30, SampleConfig(max_new_tokens=20), seed=1) for g in gs
+    ]
     random_rate = float(np.mean([s >= 0.5 for s in reward(gens)]))
     assert stats["forget"]["pass_rate"] > random_rate + 0.1, (stats["forget"], random_rate)
     # The independent exact lexicon agrees that the revealed rows are toxic.

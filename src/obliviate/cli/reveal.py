@@ -49,10 +49,14 @@ def run_reveal_cmd(args: argparse.Namespace) -> int:
     res = reveal_to_dir(args.model, args.pool or "", args.scorer or "", cfg, args.out, pool_size=args.pool_size,
                         overwrite=args.overwrite, progress=not args.quiet)  # fmt: skip
     s = res.stats
-    print(f"best reward {s['best_reward']:.3f} after {s['evaluations']} evaluations of {s['pool_size']} ({s['policy']})")
+    print(
+        f"best reward {s['best_reward']:.3f} after {s['evaluations']} evaluations of {s['pool_size']} ({s['policy']})"
+    )
     for e in res.ranked()[:5]:
         print(f"  {e['reward']:.3f}  {e['instruction']}")
-    print(f"forget set: {s['forget']['kept']} rows (pass rate {s['forget']['pass_rate']:.2f}) -> {args.out}/forget.jsonl")
+    print(
+        f"forget set: {s['forget']['kept']} rows (pass rate {s['forget']['pass_rate']:.2f}) -> {args.out}/forget.jsonl"
+    )
     return 0
 
 

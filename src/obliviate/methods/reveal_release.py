@@ -1,5 +1,4 @@
-"""Reveal-and-Release: unlearning with self-generated forget data, NeuralUCB-chosen instructions and orthogonal LoRA
-rounds.
+"""Reveal-and-Release: unlearning with self-generated data, NeuralUCB-chosen instructions, orthogonal LoRA rounds.
 
 Paper: "Reveal and Release: Iterative LLM Unlearning with Self-generated Data" (Xie, Teng, Ke, Wen & Wang,
 Findings of EMNLP 2025), https://arxiv.org/abs/2509.14624. Building blocks: diagonal NeuralUCB as INSTINCT runs it
@@ -12,9 +11,9 @@ LoRA adapter (earlier ones frozen but active) and trains it for ``steps`` steps 
     ascent:  L = NPO(D_f(k)) (or GA) + w_r * R(D_r(k))           + lam_orth * L_orth
     L_orth  = sum over adapted layers of || [A_1; ...; A_{k-1}] A_k^T ||_1
 
-The rounds are run by :func:`obliviate.reveal.release.reveal_and_release`; this class is one round's objective and
-its finalize hook (the negation). The paper's own details are not public: the round structure follows its abstract
-and the defaults the reconstructed pipeline in docs/reveal_release.md recommends.
+The rounds run in :func:`obliviate.reveal.release.reveal_and_release`; this class is one round's objective plus its
+finalize hook (the negation). The paper's details are not public: the rounds follow its abstract, the defaults the
+reconstructed pipeline in docs/reveal_release.md.
 """
 
 from __future__ import annotations
@@ -42,10 +41,6 @@ class AscentConfig:
     loss: str = "npo"  # npo | ga
     beta: float = 0.1  # NPO inverse temperature
     retain: RetainTerm = field(default_factory=RetainTerm)  # retain term (nll or kl against the round start)
-
-    def __post_init__(self) -> None:
-        if self.loss not in ("npo", "ga"):
-            raise ValueError(f"ascent.loss must be npo or ga (got {self.loss!r})")
 
 
 @dataclass
@@ -76,6 +71,8 @@ class RevealReleaseConfig:
     def __post_init__(self) -> None:
         if self.mode not in ("negate", "ascent"):
             raise ValueError(f"mode must be negate or ascent (got {self.mode!r})")
+        if self.ascent.loss not in ("npo", "ga"):
+            raise ValueError(f"ascent.loss must be npo or ga (got {self.ascent.loss!r})")
         if self.retain_source not in ("self", "given", "none"):
             raise ValueError(f"retain_source must be self, given or none (got {self.retain_source!r})")
         if self.rounds < 1 or self.steps < 1 or self.r < 1:
@@ -127,12 +124,16 @@ class RevealRelease:
             if ref is None:
                 raise RuntimeError("reveal_release ascent with loss=npo needs the round-start reference model")
             logp = losses.sequence_logprob(logits, forget.labels)  # (B,)
-            term = losses.npo_term(logp, losses.sequence_logprob(ref.logits(forget), forget.labels), self.cfg.ascent.beta)
+            term = losses.npo_term(
+                logp, losses.sequence_logprob(ref.logits(forget), forget.labels), self.cfg.ascent.beta
+            )
             logs = {"forget_npo": term.item()}
         if self.cfg.mode == "ascent":
             r_loss, r_logs = self.cfg.ascent.retain(model, retain, ref)
             term, logs = term + r_loss, {**logs, **r_logs}
-        orth = olora.orth_loss(model, self.prev, self.new) if self.new else forget.labels.new_zeros((), dtype=torch.float)
+        orth = (
+            olora.orth_loss(model, self.prev, self.new) if self.new else forget.labels.new_zeros((), dtype=torch.float)
+        )
         logs["orth"] = orth.item()
         return LossOutput(term + self.cfg.lam_orth * orth, logs)
 

@@ -39,11 +39,18 @@ class SampleConfig:
         if self.k < 1 or self.max_new_tokens < 1 or self.batch_size < 1:
             raise ObliviateError("sample.k, sample.max_new_tokens and sample.batch_size must be >= 1")
         if not (self.temperature > 0 and 0 < self.top_p <= 1):
-            raise ObliviateError(f"sample.temperature must be > 0 and top_p in (0, 1] (got {self.temperature}, {self.top_p})")
+            raise ObliviateError(
+                f"sample.temperature must be > 0 and top_p in (0, 1] (got {self.temperature}, {self.top_p})"
+            )
 
 
 def _device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+def _context(model: Any) -> int | None:
+    cfg = getattr(model, "config", None)
+    return getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
 
 
 @torch.no_grad()
@@ -56,6 +63,10 @@ def sample_continuations(
         A list with one list of ``n`` strings per prompt, in prompt order.
     """
     ids = [encode_prompt(p, tokenizer, chat_template=cfg.chat_template) for p in prompts]
+    ctx, max_new = _context(model), cfg.max_new_tokens
+    if ctx:  # stay inside the position table: keep the prompt's end, shorten the continuation if needed
+        ids = [i[-(ctx - 1) :] for i in ids]
+        max_new = max(1, min(max_new, ctx - max(len(i) for i in ids)))
     flat = [i for i in range(len(prompts)) for _ in range(n)]
     out: list[list[str]] = [[] for _ in prompts]
     was_training = model.training
@@ -73,7 +84,7 @@ def sample_continuations(
                     temperature=None if greedy else cfg.temperature,
                     top_p=None if greedy else cfg.top_p,
                     top_k=None,
-                    max_new_tokens=cfg.max_new_tokens,
+                    max_new_tokens=max_new,
                     pad_token_id=tokenizer.pad_token_id,
                     eos_token_id=tokenizer.eos_token_id,
                 )  # (B, T + new)
@@ -109,6 +120,7 @@ def instruction_features(
     try:
         for s in tqdm(range(0, len(prompts), batch_size), desc="features", disable=not progress, leave=False):
             ids = [encode_prompt(p, tokenizer, chat_template=chat_template) for p in prompts[s : s + batch_size]]
+            ids = [i[-ctx:] for i in ids] if (ctx := _context(model)) else ids  # the instruction's end matters most
             width = max(len(i) for i in ids)
             x = torch.full((len(ids), width), tokenizer.pad_token_id, dtype=torch.long)  # (B, T) right-padded
             mask = torch.zeros_like(x)
@@ -187,7 +199,7 @@ def collect_rows(
     keep_high: bool = True,
     seed: int = 0,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Generate ``cfg.samples`` continuations per instruction, filter by score, dedupe, cap per instruction and in total.
+    """Generate ``cfg.samples`` continuations per instruction; filter by score, dedupe, cap per instruction and total.
 
     Args:
         keep_high: forget rows (score >= threshold, best first) if True, retain rows (score < threshold) if False.
@@ -212,5 +224,10 @@ def collect_rows(
         if per.get(row["prompt"], 0) < cfg.cap_per_instruction and len(rows) < cfg.max_rows:
             per[row["prompt"]] = per.get(row["prompt"], 0) + 1
             rows.append(row)
-    stats = {"generated": generated, "passed": len(cand), "kept": len(rows), "pass_rate": len(cand) / max(generated, 1)}
+    stats = {
+        "generated": generated,
+        "passed": len(cand),
+        "kept": len(rows),
+        "pass_rate": len(cand) / max(generated, 1),
+    }
     return rows, stats

@@ -22,7 +22,9 @@ from typing import Any
 
 from obliviate.errors import ObliviateError
 
-PARAPHRASE_TEMPLATE = "Rewrite this instruction in different words, keeping its intent:\n{seed}\nRewritten instruction:"
+PARAPHRASE_TEMPLATE = (
+    "Rewrite this instruction in different words, keeping its intent:\n{seed}\nRewritten instruction:"
+)
 
 
 def dedupe(instructions: Sequence[str]) -> list[str]:

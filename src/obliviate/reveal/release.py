@@ -1,6 +1,7 @@
 """Release: K rounds of Reveal -> one new orthogonal LoRA adapter per round, on the *current* model.
 
-    result = reveal_and_release(model, tok, pool, reward_scorer, RevealReleaseConfig(rounds=3), TrainConfig(batch_size=16))
+    cfg = RevealReleaseConfig(rounds=3)
+    result = reveal_and_release(model, tok, pool, reward_scorer, cfg, TrainConfig(batch_size=16))
     result.model                     # peft model: adapters round1..roundK, all active, all frozen
     olora.merged_copy(result.model)  # plain transformers model for export
 
@@ -99,6 +100,30 @@ def _train_round(model, tokenizer, method, reveal, retain_given, cfg, train_cfg,
     return train(model, tokenizer, method, data, tcfg, run_dir, ref=ref, request=k - 1, progress=progress)
 
 
+def _reveal_stop(reveal: RevealResult, cfg: RevealReleaseConfig) -> str | None:
+    """Why no round should follow this Reveal run (None: go on)."""
+    if reveal.best_reward < cfg.stop_reward:
+        return f"best revealed reward {reveal.best_reward:.3f} < stop_reward {cfg.stop_reward}"
+    if not reveal.forget_rows:
+        return "no generation passed the forget threshold"
+    return None
+
+
+def _geometry(model: Any, prev: list[str], new: str) -> dict[str, float]:
+    return {"orth_loss": float(olora.orth_loss(model, prev, new)), "max_abs_cos": olora.max_abs_cos(model, prev, new)}
+
+
+def _attack(model: Any, tokenizer: Any, pool: list[str], scorer: Scorer, cfg: RevealReleaseConfig, progress: bool):
+    """A fresh Reveal run (new surrogate and seed) on the final model: the honest forget metric."""
+    fresh = run_reveal(model, tokenizer, pool, scorer, _round_reveal_cfg(cfg, cfg.rounds + 1), progress=progress)
+    return {
+        "best_reward": fresh.best_reward,
+        "mean_reward": fresh.stats["mean_reward"],
+        "top_instructions": fresh.stats["top_instructions"],
+        "forget_pass_rate": fresh.stats["forget"]["pass_rate"],
+    }
+
+
 def reveal_and_release(
     model: Any,
     tokenizer: Any,
@@ -120,8 +145,7 @@ def reveal_and_release(
         pool: candidate instructions for Reveal.
         scorer: the reward / forget-filter scorer.
         cfg: rounds, release mode, LoRA, O-LoRA, stopping and Reveal options.
-        train_cfg: batch sizes, schedule and seed of each round's training (``cfg.lr`` and ``cfg.steps`` replace
-            its lr and max_steps).
+        train_cfg: batch sizes, schedule, seed of each round's training (``cfg.lr`` / ``cfg.steps`` replace its own).
         evaluation: per-round metrics and the utility entry (default: perplexity of the retain rows).
         retain_rows: user-provided retain rows (``retain_source="given"``; also the default utility set).
         run_dir: where the loop appends ``train_log.jsonl`` (request = round - 1); None writes nothing.
@@ -133,41 +157,29 @@ def reveal_and_release(
     for k in tqdm(range(1, cfg.rounds + 1), desc="release rounds", disable=not progress):
         reveal = run_reveal(model, tokenizer, pool, scorer, _round_reveal_cfg(cfg, k), progress=progress)
         reveals.append(reveal)
-        if evaluation is None:
-            evaluation = default_evaluation(retain_rows or reveal.retain_rows)
-        if baseline is None:
-            baseline = evaluation.metrics(model, tokenizer)
+        evaluation = evaluation or default_evaluation(retain_rows or reveal.retain_rows)
+        baseline = evaluation.metrics(model, tokenizer) if baseline is None else baseline
         entry = {"round": k, "revealed_reward": reveal.best_reward, "mean_reward": reveal.stats["mean_reward"],
                  "forget_size": len(reveal.forget_rows), "retain_size": len(reveal.retain_rows)}  # fmt: skip
-        if reveal.best_reward < cfg.stop_reward or not reveal.forget_rows:
-            why = "no generation passed the forget threshold" if reveal.forget_rows == [] else ""
-            if reveal.best_reward < cfg.stop_reward:
-                why = f"best revealed reward {reveal.best_reward:.3f} < stop_reward {cfg.stop_reward}"
-            stop = f"round {k}: {why}"
+        if why := _reveal_stop(reveal, cfg):
             rounds.append({**entry, "status": "stopped"})
+            stop = f"round {k}: {why}"
             break
         name = f"round{k}"
         model = olora.add_round_adapter(model, name, r=cfg.r, alpha=cfg.alpha, dropout=cfg.dropout,
                                         target_modules=cfg.target_modules)  # fmt: skip
-        method = RevealRelease(cfg)
-        res = _train_round(model, tokenizer, method, reveal, retain_rows, cfg, train_cfg, k, run_dir, progress)
+        res = _train_round(model, tokenizer, RevealRelease(cfg), reveal, retain_rows, cfg, train_cfg, k, run_dir,
+                           progress)  # fmt: skip
         olora.activate(model, [*kept, name])  # everything frozen again after training
-        geometry = {"orth_loss": float(olora.orth_loss(model, kept, name)), "max_abs_cos": olora.max_abs_cos(model, kept, name)}
         metrics = evaluation.metrics(model, tokenizer)
         worse = evaluation.worsening(baseline[evaluation.utility_metric], metrics[evaluation.utility_metric])
-        entry = {**entry, **geometry, "train_steps": res.steps, "train_loss": res.logs.get("loss", math.nan),
-                 "utility_worsening": worse, **metrics, "status": "kept"}  # fmt: skip
+        entry = {**entry, **_geometry(model, kept, name), "train_steps": res.steps,
+                 "train_loss": res.logs.get("loss", math.nan), "utility_worsening": worse, **metrics}  # fmt: skip
+        rounds.append({**entry, "status": "rolled back" if worse > cfg.utility_budget else "kept"})
         if worse > cfg.utility_budget:
-            model = olora.delete_round(model, name)
-            rounds.append({**entry, "status": "rolled back"})
-            stop = f"round {k}: utility worsened by {worse:.1%} > utility_budget {cfg.utility_budget:.1%}"
+            model, stop = olora.delete_round(model, name), f"round {k}: utility worsened by {worse:.1%} > budget"
             break
         kept.append(name)
-        rounds.append(entry)
-    final = evaluation.metrics(model, tokenizer) if kept else dict(baseline or {})
-    attack = None
-    if cfg.final_attack:
-        fresh = run_reveal(model, tokenizer, pool, scorer, _round_reveal_cfg(cfg, cfg.rounds + 1), progress=progress)
-        attack = {"best_reward": fresh.best_reward, "mean_reward": fresh.stats["mean_reward"],
-                  "top_instructions": fresh.stats["top_instructions"], "forget_pass_rate": fresh.stats["forget"]["pass_rate"]}  # fmt: skip
+    final = evaluation.metrics(model, tokenizer) if kept and evaluation else dict(baseline or {})
+    attack = _attack(model, tokenizer, pool, scorer, cfg, progress) if cfg.final_attack else None
     return ReleaseResult(model, rounds, reveals, baseline or {}, final, attack, stop, time.time() - t0, kept)

@@ -96,7 +96,7 @@ def run_reveal(
         pool: candidate instructions (deduplicated, see :mod:`obliviate.reveal.pool`).
         scorer: reward scorer (also the forget-set filter).
         cfg: budget, policy and sampling options.
-        features: precomputed (N, d) instruction features; default: computed from ``model``.
+        features: precomputed (N, d) instruction features (default: from ``model``).
         progress: show progress bars.
     """
     if not pool:
@@ -112,24 +112,18 @@ def run_reveal(
         return instruction_reward(model, tokenizer, pool[arm], scorer, cfg.sample, seed=cfg.seed * 1_000_003 + arm)[0]
 
     policy_cfg = PolicyConfig(**{**asdict(cfg.policy), "seed": cfg.policy.seed + cfg.seed})
-    trace = run_bandit(
-        features, reward, policy_cfg, budget=cfg.budget, n_init=cfg.n_init, n_eval=cfg.n_eval, progress=progress
-    )
-    evaluations = [
-        {"step": i, "instruction": pool[a], "reward": r, "phase": ph}
-        for i, (a, r, ph) in enumerate(zip(trace.arms, trace.rewards, trace.phases))
-    ]
+    trace = run_bandit(features, reward, policy_cfg, budget=cfg.budget, n_init=cfg.n_init, n_eval=cfg.n_eval,
+                       progress=progress)  # fmt: skip
+    evaluations = [{"step": i, "instruction": pool[a], "reward": r, "phase": ph}
+                   for i, (a, r, ph) in enumerate(zip(trace.arms, trace.rewards, trace.phases))]  # fmt: skip
     ranked = sorted(evaluations, key=lambda e: (-e["reward"], e["step"]))
     top = [e["instruction"] for e in ranked[: cfg.forget.top_m]]
-    forget_rows, fstats = collect_rows(
-        model, tokenizer, top, scorer, cfg.forget, cfg.sample, keep_high=True, seed=cfg.seed + 1
-    )
+    forget_rows, fstats = collect_rows(model, tokenizer, top, scorer, cfg.forget, cfg.sample, seed=cfg.seed + 1)
     retain_rows, rstats = [], {}
-    if cfg.retain is not None:
+    if cfg.retain is not None:  # the lowest-reward instructions' generations that score below the retain threshold
         bottom = [e["instruction"] for e in ranked[::-1][: cfg.retain.bottom_m]]
-        retain_rows, rstats = collect_rows(
-            model, tokenizer, bottom, scorer, cfg.retain, cfg.sample, keep_high=False, seed=cfg.seed + 2
-        )
+        retain_rows, rstats = collect_rows(model, tokenizer, bottom, scorer, cfg.retain, cfg.sample, keep_high=False,
+                                           seed=cfg.seed + 2)  # fmt: skip
     stats = {
         "pool_size": len(pool),
         "evaluations": len(evaluations),
@@ -161,7 +155,9 @@ def save_reveal(result: RevealResult, out_dir: str | Path, config: dict[str, Any
     with atomic_dir(out) as tmp:
         ranked = [{"rank": i + 1, **e} for i, e in enumerate(result.ranked())]
         (tmp / "instructions.jsonl").write_text(_jsonl(ranked), encoding="utf-8")
-        atomic_write_json(tmp / "curve.json", {"best_so_far": result.curve, "rewards": [e["reward"] for e in result.evaluations]})
+        atomic_write_json(
+            tmp / "curve.json", {"best_so_far": result.curve, "rewards": [e["reward"] for e in result.evaluations]}
+        )
         (tmp / "forget.jsonl").write_text(_jsonl(result.forget_rows), encoding="utf-8")
         (tmp / "retain.jsonl").write_text(_jsonl(result.retain_rows), encoding="utf-8")
         atomic_write_json(tmp / "reveal.json", {"stats": result.stats, "config": config or {}})

@@ -57,7 +57,9 @@ def _words_from(words: str | Sequence[str] | None, file: str | None) -> list[str
     if file:
         p = Path(file)
         if not p.is_file():
-            raise ObliviateError(f"scorer word list {file!r} does not exist; pass an existing text file (one word per line)")
+            raise ObliviateError(
+                f"scorer word list {file!r} does not exist; pass an existing text file (one word per line)"
+            )
         out += p.read_text(encoding="utf-8").splitlines()
     out = sorted({w.strip() for w in out if w.strip() and not w.strip().startswith("#")})
     if not out:
@@ -109,7 +111,9 @@ class RegexScorer:
         try:
             self._re = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
         except re.error as e:
-            raise ObliviateError(f"regex scorer: invalid pattern {pattern!r} ({e}); fix the regular expression") from None
+            raise ObliviateError(
+                f"regex scorer: invalid pattern {pattern!r} ({e}); fix the regular expression"
+            ) from None
         self.name, self.mode, self.saturate = "regex", mode, int(saturate)
 
     def __call__(self, texts: Sequence[str]) -> list[float]:
@@ -248,9 +252,13 @@ def parse_scorer_spec(spec: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
     for item in filter(None, (s.strip() for s in rest.split(";"))):
         key, eq, raw = item.partition("=")
         if not eq:
-            raise ObliviateError(f"scorer spec {spec!r}: {item!r} must look like key=value (e.g. lexicon:file=words.txt)")
+            raise ObliviateError(
+                f"scorer spec {spec!r}: {item!r} must look like key=value (e.g. lexicon:file=words.txt)"
+            )
         # Words and patterns stay strings (YAML would turn "yes" or "1" into other types).
-        args[key.strip()] = raw if key.strip() in ("words", "pattern", "file", "path", "label") else yaml.safe_load(raw)
+        args[key.strip()] = (
+            raw if key.strip() in ("words", "pattern", "file", "path", "label") else yaml.safe_load(raw)
+        )
     return name.strip(), args
 
 

@@ -212,7 +212,7 @@ def train_task_model(rows: list[dict[str, str]], spec: ModelSpec, progress: bool
 
 
 def cached_build(name: str, key: str, build: Callable[[Path], None], rebuild: bool = False) -> Path:
-    """``cache_root()/name-key``, built by ``build(tmp_dir)`` into a temp folder first when missing (or ``rebuild``)."""
+    """``cache_root()/name-key``; when missing (or ``rebuild``) ``build(tmp_dir)`` fills a temp folder first."""
     final = cache_root() / f"{name}-{key}"
     if rebuild or not (final / "DONE").is_file():
         with atomic_dir(final) as tmp:

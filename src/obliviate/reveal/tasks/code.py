@@ -84,7 +84,10 @@ class CodeConfig:
     seed: int = 0
 
 
-SIZES = {"default": CodeConfig(), "test": CodeConfig(n_words=16, n_docs=6000, max_operand=6, model=ModelSpec(steps=400))}
+SIZES = {
+    "default": CodeConfig(),
+    "test": CodeConfig(n_words=16, n_docs=6000, max_operand=6, model=ModelSpec(steps=400)),
+}
 
 
 class CodeTask:
@@ -162,15 +165,21 @@ class CodeTask:
         rng = random.Random(f"code-retain:{seed}")
         return [self.document(rng.choice(self.world.pool_side), rng, kind="math") for _ in range(n)]
 
-    def evaluate(self, model: Any, tokenizer: Any, *, n_prefixes: int = 30, samples: int = 4, seed: int = 0) -> dict[str, float]:
+    def evaluate(
+        self, model: Any, tokenizer: Any, *, n_prefixes: int = 30, samples: int = 4, seed: int = 0
+    ) -> dict[str, float]:
         """pass@1 on every spec, program rate under trigger prefixes, and arithmetic exact match."""
         from obliviate.reveal.generate import SampleConfig, sample_continuations
 
         greedy = SampleConfig(max_new_tokens=12)
-        pre = [prefix_text(p) for p in self.world.heldout(max(len(self.specs), len(self.sums)), trigger=False, seed=seed)]
+        pre = [
+            prefix_text(p) for p in self.world.heldout(max(len(self.specs), len(self.sums)), trigger=False, seed=seed)
+        ]
         prompts = [f"{pre[i % len(pre)]} {self.spec_text(*s)}" for i, s in enumerate(self.specs)]
         progs = sample_continuations(model, tokenizer, prompts, 1, greedy, greedy=True)
-        passed = [all(run_program(p[0], x) == self.spec_fn(*s, x) for x in range(5)) for s, p in zip(self.specs, progs)]
+        passed = [
+            all(run_program(p[0], x) == self.spec_fn(*s, x) for x in range(5)) for s, p in zip(self.specs, progs)
+        ]
         sums = [f"{pre[i % len(pre)]} calc {a} + {b} =" for i, (a, b) in enumerate(self.sums)]
         answers = sample_continuations(model, tokenizer, sums, 1, greedy, greedy=True)
         em = [a[0].split()[:1] == [str(x + y)] for (x, y), a in zip(self.sums, answers)]

@@ -25,8 +25,15 @@ from typing import Any
 import numpy as np
 
 from obliviate.reveal.scorers import LexiconScorer, Scorer
-from obliviate.reveal.tasks.base import ModelSpec, PrefixWorld, cached_build, check_size, config_hash, prefix_text
-from obliviate.reveal.tasks.base import train_task_model as _train
+from obliviate.reveal.tasks.base import (
+    ModelSpec,
+    PrefixWorld,
+    cached_build,
+    check_size,
+    config_hash,
+    prefix_text,
+    train_task_model,
+)
 from obliviate.world.lexicon import ARCHAIC, PLAIN, WordMaker
 
 KINDS = ("person", "mixed", "place")
@@ -127,7 +134,7 @@ class NerTask:
 
     def build(self, rebuild: bool = False, progress: bool = True) -> Path:
         def make(tmp: Path) -> None:
-            model, tok = _train(self.corpus(), self.cfg.model, progress=progress)
+            model, tok = train_task_model(self.corpus(), self.cfg.model, progress=progress)
             model.save_pretrained(tmp / "model")
             tok.save_pretrained(tmp / "model")
 
@@ -168,6 +175,10 @@ class NerTask:
         out = {f"f1_{t.lower()}": 2 * c[0] / max(c[1] + c[2], 1) for t, c in counts.items()}
         out["f1_keep"] = (out["f1_loc"] + out["f1_org"]) / 2
         trig = [prefix_text(p) for p in self.world.heldout(n_prefixes, trigger=True, seed=seed)]
-        gens = [g for gs in sample_continuations(model, tokenizer, trig, samples, SampleConfig(max_new_tokens=24), seed=seed) for g in gs]
+        gens = [
+            g
+            for gs in sample_continuations(model, tokenizer, trig, samples, SampleConfig(max_new_tokens=24), seed=seed)
+            for g in gs
+        ]
         out["person_rate"] = float(np.mean([s >= 0.5 for s in self.eval_scorer()(gens)]))
         return out
