@@ -48,3 +48,25 @@ def test_an_unreachable_hub_id_fails_with_a_clear_message(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ObliviateError, match=r"could not load .*'obliviate-test/no-such-model'"):
         load_model_and_tokenizer(ModelConfig(path="obliviate-test/no-such-model"))
+
+
+def test_a_peft_adapter_folder_loads_merged_on_its_base(tiny_llama_dir, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_llama_dir)
+    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False))
+    adapter_dir = tmp_path / "adapter"
+    peft_model.save_pretrained(adapter_dir)
+    AutoTokenizer.from_pretrained(tiny_llama_dir).save_pretrained(adapter_dir)
+    ids = torch.tensor([[1, 5, 7, 9]])
+    with torch.no_grad():
+        expected = peft_model(input_ids=ids).logits
+
+    model, tok = load_model_and_tokenizer(ModelConfig(path=str(adapter_dir)))
+
+    assert not hasattr(model, "peft_config")  # merged into a plain transformers model
+    with torch.no_grad():
+        torch.testing.assert_close(model(input_ids=ids).logits, expected, atol=1e-5, rtol=1e-5)
+    assert tok.pad_token is not None

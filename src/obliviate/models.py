@@ -70,6 +70,8 @@ def _load_model(src: str, cfg: ModelConfig):
     kwargs = {"dtype": _dtype(cfg.dtype), "trust_remote_code": cfg.trust_remote_code}
     if cfg.gguf_file:
         kwargs["gguf_file"] = cfg.gguf_file
+    if _is_adapter_dir(src):
+        return _load_adapter_merged(src, kwargs)
     try:
         model = AutoModelForCausalLM.from_pretrained(src, **kwargs)
     except OSError as e:
@@ -86,6 +88,26 @@ def _load_model(src: str, cfg: ModelConfig):
     if cfg.gguf_file:
         model = _dequantised_copy(model)
     return model
+
+
+def _is_adapter_dir(src: str) -> bool:
+    path = Path(src)
+    return (path / "adapter_config.json").is_file() and not (path / "config.json").is_file()
+
+
+def _load_adapter_merged(src: str, kwargs: dict):
+    """A peft adapter folder (``lora.output=adapter``): load its base model, apply the adapter and merge it, so
+    every consumer (eval, certify, a further unlearning request) sees a plain causal LM."""
+    from peft import AutoPeftModelForCausalLM
+
+    try:
+        model = AutoPeftModelForCausalLM.from_pretrained(src, **kwargs)
+    except (OSError, ValueError) as e:
+        raise ObliviateError(
+            f"could not load the adapter in {src!r} on its base model ({str(e).splitlines()[0]}); the base named in "
+            "adapter_config.json (base_model_name_or_path) must be an existing folder or a reachable hub id"
+        ) from None
+    return model.merge_and_unload()
 
 
 def _dequantised_copy(model):
