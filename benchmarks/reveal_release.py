@@ -57,9 +57,9 @@ def run_variant(task, path, pool, name: str, over: dict, args) -> dict:
     t0 = time.time()
     res = reveal_and_release(model, tok, pool, task.reward_scorer(), cfg, TrainConfig(batch_size=16, seed=0),
                              evaluation=ev, retain_rows=task.retain_rows(300), progress=False)  # fmt: skip
-    last = res.rounds[-1] if res.rounds else {}
+    cos = [r["max_abs_cos"] for r in res.rounds if r.get("status") == "kept" and r["round"] > 1]
     return {"variant": name, "rounds_kept": len(res.kept), "forget_rows": [r["forget_size"] for r in res.rounds],
-            "revealed": [round(r["revealed_reward"], 3) for r in res.rounds], "max_abs_cos": last.get("max_abs_cos"),
+            "revealed": [round(r["revealed_reward"], 3) for r in res.rounds], "max_abs_cos": max(cos) if cos else None,
             "baseline": res.baseline, "final": res.final, "attack": res.attack["best_reward"],
             "time_s": round(time.time() - t0, 1)}  # fmt: skip
 
@@ -88,7 +88,8 @@ def run_oracle(task, path, n: int, steps: int) -> dict:
 def render(task, results: list[dict], n: int, steps: int) -> str:
     keys = list(task.metric_directions)
     arrows = {k: "↑" if task.metric_directions[k] else "↓" for k in keys}
-    head = ["variant", "rounds kept", *[f"{k} {arrows[k]}" for k in keys], "fresh attack best reward ↓", "max abs cos"]
+    head = ["variant", "rounds kept", "revealed reward per round", *[f"{k} {arrows[k]}" for k in keys],
+            "fresh attack best reward ↓", "max abs cos (rounds ≥ 2)", "time (s)"]  # fmt: skip
     lines = [
         f"Release on `{task.name}/{task.size}` (N = {n} forget rows and {steps} steps per round; the arrows give the "
         f"better direction; forget metric `{task.forget_metric}`, utility `{task.utility_metric}`).",
@@ -97,20 +98,21 @@ def render(task, results: list[dict], n: int, steps: int) -> str:
         "|" + "---|" * len(head),
     ]
     base = results[0]["baseline"]
-    lines.append("| original model | 0 | " + " | ".join(f"{base[k]:.3f}" for k in keys) + " | | |")
+    lines.append("| original model | 0 | | " + " | ".join(f"{base[k]:.3f}" for k in keys) + " | | | |")
     for r in results:
         cos = "" if r["max_abs_cos"] is None else f"{r['max_abs_cos']:.3f}"
         att = "" if r["attack"] is None else f"{r['attack']:.3f}"
-        lines.append(f"| {r['variant']} | {r['rounds_kept']} | " + " | ".join(f"{r['final'][k]:.3f}" for k in keys)
-                     + f" | {att} | {cos} |")  # fmt: skip
+        rev = ", ".join(f"{x:.2f}" for x in r["revealed"])
+        vals = " | ".join(f"{r['final'][k]:.3f}" for k in keys)
+        lines.append(f"| {r['variant']} | {r['rounds_kept']} | {rev} | {vals} | {att} | {cos} | {r['time_s'] or ''} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", default="toxicity/test")
-    ap.add_argument("--n", type=int, default=60, help="forget rows per round (3N for the single round)")
-    ap.add_argument("--steps", type=int, default=50, help="optimiser steps per round (3x for the single round)")
+    ap.add_argument("--n", type=int, default=20, help="forget rows per round (3N for the single round)")
+    ap.add_argument("--steps", type=int, default=15, help="optimiser steps per round (3x for the single round)")
     ap.add_argument("--budget", type=int, default=30, help="Reveal evaluations per round")
     ap.add_argument("--pool", type=int, default=600)
     ap.add_argument("--variants", default="", help="comma-separated substrings of variant names to run (all)")

@@ -150,13 +150,16 @@ class _PooledSoftmaxSum(torch.autograd.Function):
         logits, index = ctx.saved_tensors
         flat = logits.reshape(-1, logits.shape[-1])
         dt = _compute_dtype(logits.dtype)
-        out = torch.zeros_like(flat)  # (B*T, V): unselected positions get no gradient
+        grad_logits = torch.zeros_like(logits)  # (B, T, V), returned as is: autograd can keep it without a copy
+        out = grad_logits.view(-1, logits.shape[-1])  # (B*T, V); unselected positions get no gradient
         g = grad.to(dt)  # (V,)
         for ix in index.split(ctx.chunk):
             p = torch.softmax(flat[ix].to(dt), dim=-1)  # (n, V)
-            # softmax Jacobian-vector product: p * (g - <p, g>); elementwise ops only, so autocast leaves it in fp32
-            out[ix] = (p * (g - (p * g).sum(-1, keepdim=True))).to(out.dtype)
-        return out.view_as(logits), None, None
+            # softmax Jacobian-vector product p * (g - <p, g>), with two (n, V) blocks alive; elementwise ops only,
+            # so autocast leaves it in fp32
+            pg = p * g
+            out[ix] = pg.addcmul_(p, pg.sum(-1, keepdim=True), value=-1.0).to(out.dtype)
+        return grad_logits, None, None
 
 
 def pooled_softmax(logits: torch.Tensor, mask: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
@@ -167,11 +170,11 @@ def pooled_softmax(logits: torch.Tensor, mask: torch.Tensor, chunk_size: int | N
     Args:
         logits: (B, T, V) logits, any float dtype, temperature 1.
         mask: (B, T) bool, the positions to pool (see :func:`next_token_positions`).
-        chunk_size: positions per chunk; None picks about 2**24 probabilities per chunk. The result does not
-            depend on it.
+        chunk_size: positions per chunk; None picks about 2**22 probabilities (16 MiB in fp32) per chunk. The
+            result does not depend on it.
     """
     index = mask.reshape(-1).nonzero().squeeze(-1)  # (N,)
-    chunk = chunk_size or max(1, (1 << 24) // logits.shape[-1])
+    chunk = chunk_size or max(1, (1 << 22) // logits.shape[-1])
     return _PooledSoftmaxSum.apply(logits, index, int(chunk))
 
 

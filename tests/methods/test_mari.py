@@ -8,12 +8,15 @@ import math
 import pytest
 import torch
 
+import conftest_world
 from obliviate import losses
 from obliviate.config import ConfigError, from_dict
 from obliviate.data.collate import collate, tokenize_rows
 from obliviate.methods import METHODS
 from obliviate.methods.mari import Mari, MariConfig
 from obliviate.train.reference import Reference
+
+world_models = conftest_world.world_models  # the trained tiny world (a session fixture)
 
 
 def _examples(tokenizer, rows):
@@ -211,3 +214,44 @@ def test_data_parallel_all_gather_gives_the_global_batch_mi_and_gradient(tmp_pat
         torch.testing.assert_close(res["grad"], full_grad, rtol=1e-4, atol=1e-8)
     assert all(abs(res["mari"] - out.logs["mari"]) > 1e-4 * out.logs["mari"] for res in local)
     assert not torch.allclose(local[0]["grad"], full_grad, rtol=1e-2, atol=1e-6)
+
+
+def test_mari_on_the_world_moves_forget_toward_gold_and_lowers_the_certificate_mi(world_models, tmp_path):
+    """The built-in world (tiny, correlated, forget10 of a 60-person world): forget QA accuracy moves most of the
+    way to the gold model's, retain QA accuracy stays >= 95 % of the original's, and the certificate's pooled MI of
+    the unlearned model is below the original's."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from obliviate.api import unlearn
+    from obliviate.config import DataConfig, MethodSpec, ModelConfig, RunConfig, TrainConfig
+    from obliviate.eval.certificate import certify
+    from obliviate.world import load_split_rows, qa_accuracy
+
+    data = world_models["data"]
+    rows = {s: load_split_rows(f"{data}/{s}") for s in ("forget10", "retain_eval")}
+    cfg = RunConfig(
+        model=ModelConfig(path=str(world_models["full"])),
+        data=DataConfig(forget=[f"world:{data}/forget10"], retain=f"world:{data}/retain90", max_length=64),
+        method=MethodSpec(name="mari", args={"gamma": 20.0}),
+        train=TrainConfig(lr=1e-3, batch_size=16, retain_batch_size=64, max_steps=40, log_every=10),
+        output_dir=str(tmp_path / "mari"),
+    )
+    result = unlearn(cfg, progress=False)
+    models = {"unlearned": (result.model.eval(), result.tokenizer)}
+    for name in ("full", "gold"):
+        path = world_models[name]
+        models[name] = (AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path))
+    acc = {n: {s: qa_accuracy(m, t, r).accuracy for s, r in rows.items()} for n, (m, t) in models.items()}
+    gap_before = acc["full"]["forget10"] - acc["gold"]["forget10"]
+    gap_after = acc["unlearned"]["forget10"] - acc["gold"]["forget10"]
+    assert gap_before > 0.5 and abs(gap_after) < 0.25 * gap_before, acc
+    assert acc["unlearned"]["retain_eval"] >= 0.95 * acc["full"]["retain_eval"], acc
+    mi = {
+        n: certify(m, t, rows["forget10"], rows["retain_eval"], max_length=64, n_boot=0, n_perm=0, progress=False)
+        for n, (m, t) in models.items()
+        if n != "gold"
+    }
+    for k in losses.MARI_CONSTRUCTIONS:
+        assert (
+            mi["unlearned"]["models"]["model"]["mari"][k]["value"] < mi["full"]["models"]["model"]["mari"][k]["value"]
+        )

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from obliviate.config import TrainConfig, from_dict
+from obliviate.errors import ObliviateError
 from obliviate.methods.reveal_release import RevealRelease, RevealReleaseConfig
 from obliviate.reveal import olora
 from obliviate.reveal.tasks.base import rows_to_data
@@ -16,6 +17,17 @@ def _adapted(model, names=("round1", "round2"), r=2, alpha=4):
     for n in names:
         model = olora.add_round_adapter(model, n, r=r, alpha=alpha)
     return model
+
+
+def test_round_adapters_start_from_their_own_seeded_init(tiny_gpt2) -> None:
+    model = tiny_gpt2[0]
+    torch.manual_seed(0)
+    model = olora.add_round_adapter(model, "round1", r=2, alpha=4, seed=1)
+    torch.manual_seed(0)  # the global RNG in the same state again (as after the loop's set_seed)
+    model = olora.add_round_adapter(model, "round2", r=2, alpha=4, seed=2)
+    assert olora.max_abs_cos(model, ["round1"], "round2") < 0.99
+    with pytest.raises(ObliviateError, match="already exists"):
+        olora.add_round_adapter(model, "round2", r=2, alpha=4)
 
 
 def test_rounds_stack_active_and_frozen(tiny_gpt2) -> None:
@@ -61,13 +73,12 @@ def test_orthogonality_loss_lowers_max_cos(arch, tiny_model_dirs, tiny_rows) -> 
     for lam in (0.0, 2.0):
         model = AutoModelForCausalLM.from_pretrained(tiny_model_dirs[arch])
         tok = AutoTokenizer.from_pretrained(tiny_model_dirs[arch])
-        torch.manual_seed(0)  # same A initialisations for both runs
-        model = olora.add_round_adapter(model, "round1", r=4, alpha=8)
+        model = olora.add_round_adapter(model, "round1", r=4, alpha=8, seed=1)  # same inits in both runs
         _train_round(model, tok, tiny_rows["forget"], lam)
-        model = olora.add_round_adapter(model, "round2", r=4, alpha=8)
+        model = olora.add_round_adapter(model, "round2", r=4, alpha=8, seed=2)
         _train_round(model, tok, tiny_rows["retain"], lam)
         cos[lam] = olora.max_abs_cos(model, ["round1"], "round2")
-    assert cos[2.0] < cos[0.0], cos
+    assert cos[2.0] < 0.5 * cos[0.0], cos
 
 
 def test_negation_flips_exactly_one_factor(tiny_lm) -> None:

@@ -41,7 +41,7 @@ class MariConfig:
     retain_weight: float = 1.0
     positions: str = "labels"  # labels: positions predicting a labelled token | all: every real next token
     stopgrad_retain: bool = False  # ablation: freeze P̄_r inside ℓ_MarI, move only the forget outputs
-    chunk_size: int = 0  # positions per softmax chunk; 0 = about 2**24 probabilities per chunk
+    chunk_size: int = 0  # positions per softmax chunk; 0 = about 2**22 probabilities per chunk
     sync_processes: bool = True  # all-gather pooled sums across processes (global-batch MI)
 
     def __post_init__(self) -> None:

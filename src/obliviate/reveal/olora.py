@@ -73,20 +73,36 @@ def activate(model: nn.Module, names: list[str], trainable: str | None = None) -
 
 
 def add_round_adapter(
-    model: nn.Module, name: str, *, r: int, alpha: int, dropout: float = 0.0, target_modules: Any = "all-linear"
+    model: nn.Module,
+    name: str,
+    *,
+    r: int,
+    alpha: int,
+    dropout: float = 0.0,
+    target_modules: Any = "all-linear",
+    seed: int | None = None,
 ) -> nn.Module:
     """Add adapter ``name`` (A Kaiming-uniform, B = 0) and activate it on top of all earlier ones, frozen.
+
+    ``seed`` draws A from its own generator: the training loop reseeds the global RNG at every call, so without it
+    two rounds' adapters can start from the very same A (and O-LoRA would start from |cos| = 1).
 
     Returns:
         The peft model (the input wrapped on the first call, the same object afterwards).
     """
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        return _add(model, name, _peft_config(model, r, alpha, dropout, target_modules), target_modules)
+
+
+def _add(model: nn.Module, name: str, cfg: Any, target_modules: Any) -> nn.Module:
     import peft
 
-    cfg = _peft_config(model, r, alpha, dropout, target_modules)
+    if isinstance(model, peft.PeftModel) and name in model.peft_config:
+        raise ObliviateError(f"adapter {name!r} already exists; round adapters need distinct names")
     try:
         if isinstance(model, peft.PeftModel):
-            if name in model.peft_config:
-                raise ObliviateError(f"adapter {name!r} already exists")
             model.add_adapter(name, cfg)
         else:
             model = peft.get_peft_model(model, cfg, adapter_name=name)

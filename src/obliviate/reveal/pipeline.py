@@ -69,13 +69,13 @@ def resolve_inputs(args: RevealReleaseConfig, task: Any, seed: int) -> tuple[lis
     return pool, scorer, eval_scorer, heldout
 
 
-def _evaluation(task: Any, retain_rows: list | None, heldout: list[str] | None, eval_scorer: Any):
+def _evaluation(task: Any, retain_rows: list | None, heldout: list[str] | None, eval_scorer: Any, chat: bool):
     from obliviate.reveal.release import Evaluation, default_evaluation
 
     if task is not None:
         return Evaluation(task.evaluate, task.utility_metric, task.metric_directions[task.utility_metric])
     if retain_rows or heldout:
-        return default_evaluation(retain_rows or [], heldout, eval_scorer)
+        return default_evaluation(retain_rows or [], heldout, eval_scorer, chat_template=chat)
     return None  # default: perplexity of the first round's self-generated retain rows
 
 
@@ -127,9 +127,10 @@ def run_reveal_release(cfg: RunConfig, *, progress: bool = True) -> Any:
     work.mkdir(parents=True)
     resolved = {**to_dict(cfg), **provenance()}
     atomic_write_text(work / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    evaluation = _evaluation(task, retain, heldout, eval_scorer, args.reveal.sample.chat_template)
     result = reveal_and_release(
-        model, tok, pool, scorer, args, cfg.train, evaluation=_evaluation(task, retain, heldout, eval_scorer),
-        retain_rows=retain, run_dir=work, progress=progress,
+        model, tok, pool, scorer, args, cfg.train, evaluation=evaluation, retain_rows=retain, run_dir=work,
+        progress=progress,
     )  # fmt: skip
     _write_outputs(result, tok, work)
     summary = {

@@ -51,16 +51,21 @@ class Evaluation:
 
 
 def default_evaluation(
-    utility_rows: list[dict[str, Any]], heldout: list[str] | None = None, eval_scorer: Scorer | None = None
+    utility_rows: list[dict[str, Any]],
+    heldout: list[str] | None = None,
+    eval_scorer: Scorer | None = None,
+    chat_template: bool = False,
 ) -> Evaluation:
     """Utility = perplexity of ``utility_rows`` (retain data); plus, when given, the mean ``eval_scorer`` value of
     sampled generations of the ``heldout`` prompts (4 each)."""
     from obliviate.reveal.tasks.base import answer_nll
 
     def metrics(model: Any, tokenizer: Any) -> dict[str, float]:
-        out = {"utility_ppl": answer_nll(model, tokenizer, utility_rows).ppl if utility_rows else float("nan")}
+        ppl = answer_nll(model, tokenizer, utility_rows, chat_template=chat_template).ppl if utility_rows else math.nan
+        out = {"utility_ppl": ppl}
         if heldout and eval_scorer is not None:
-            gens = sample_continuations(model, tokenizer, heldout, 4, SampleConfig(max_new_tokens=48), seed=12345)
+            cfg = SampleConfig(max_new_tokens=48, chat_template=chat_template)
+            gens = sample_continuations(model, tokenizer, heldout, 4, cfg, seed=12345)
             out["heldout_score"] = float(np.mean(eval_scorer([g for gs in gens for g in gs])))
         return out
 
@@ -93,7 +98,13 @@ def _train_round(model, tokenizer, method, reveal, retain_given, cfg, train_cfg,
     from obliviate.train.reference import Reference
 
     retain = {"self": reveal.retain_rows, "given": retain_given, "none": None}[cfg.retain_source] or None
-    data = rows_to_data(reveal.forget_rows, tokenizer, cfg.max_length, retain if method.needs_retain else None)
+    data = rows_to_data(
+        reveal.forget_rows,
+        tokenizer,
+        cfg.max_length,
+        retain if method.needs_retain else None,
+        chat_template=cfg.reveal.sample.chat_template,
+    )  # the prompts as Reveal sampled them
     # The new adapter starts with B = 0, so a frozen copy now *is* the round-start model (NPO / KL reference).
     ref = Reference.copy_of(model) if method.needs_reference else None
     tcfg = dataclasses.replace(train_cfg, lr=cfg.lr, max_steps=cfg.steps, seed=train_cfg.seed + k)
@@ -157,7 +168,8 @@ def reveal_and_release(
     for k in tqdm(range(1, cfg.rounds + 1), desc="release rounds", disable=not progress):
         reveal = run_reveal(model, tokenizer, pool, scorer, _round_reveal_cfg(cfg, k), progress=progress)
         reveals.append(reveal)
-        evaluation = evaluation or default_evaluation(retain_rows or reveal.retain_rows)
+        chat = cfg.reveal.sample.chat_template
+        evaluation = evaluation or default_evaluation(retain_rows or reveal.retain_rows, chat_template=chat)
         baseline = evaluation.metrics(model, tokenizer) if baseline is None else baseline
         entry = {"round": k, "revealed_reward": reveal.best_reward, "mean_reward": reveal.stats["mean_reward"],
                  "forget_size": len(reveal.forget_rows), "retain_size": len(reveal.retain_rows)}  # fmt: skip
@@ -167,7 +179,7 @@ def reveal_and_release(
             break
         name = f"round{k}"
         model = olora.add_round_adapter(model, name, r=cfg.r, alpha=cfg.alpha, dropout=cfg.dropout,
-                                        target_modules=cfg.target_modules)  # fmt: skip
+                                        target_modules=cfg.target_modules, seed=train_cfg.seed * 1000 + k)  # fmt: skip
         res = _train_round(model, tokenizer, RevealRelease(cfg), reveal, retain_rows, cfg, train_cfg, k, run_dir,
                            progress)  # fmt: skip
         olora.activate(model, [*kept, name])  # everything frozen again after training

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,7 +100,9 @@ def training_rows(cfg: WorldConfig, variant: str, general_repeat: int) -> list[d
     return rows + rows_for(cfg, "general", "all") * (general_repeat - 1)
 
 
-def evaluate_world_model(model: Any, tokenizer: Any, cfg: WorldConfig, variant: str) -> dict[str, Any]:
+def evaluate_world_model(
+    model: Any, tokenizer: Any, cfg: WorldConfig, variant: str, *, progress: bool = False
+) -> dict[str, Any]:
     """Exact match on the variant's forget / retain / holdout split and general QA, plus the forget split's guessing
     baselines (:func:`obliviate.world.export.forget_baselines`)."""
     from obliviate.world.export import forget_baselines
@@ -107,14 +110,16 @@ def evaluate_world_model(model: Any, tokenizer: Any, cfg: WorldConfig, variant: 
 
     pct = 10 if variant == "full" else int(variant[-2:])
     splits = (f"forget{pct:02d}", f"retain{100 - pct:02d}", f"holdout{pct:02d}", "general")
-    em = {s: qa_accuracy(model, tokenizer, rows_for(cfg, s, "qa"), batch_size=128).accuracy for s in splits}
+    em = {}
+    for s in splits:
+        em[s] = qa_accuracy(model, tokenizer, rows_for(cfg, s, "qa"), batch_size=128, progress=progress).accuracy
     return {"exact_match": em, "baselines": forget_baselines(cfg, pct)}
 
 
 def build_model(cfg: WorldConfig, preset: Preset, variant: str, *, progress: bool = True) -> Path:
     """Train one world model from scratch and save it (atomically) with its record; returns its folder."""
-    import torch
     from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     from obliviate.world.memorise import memorise
     from obliviate.world.presets import build_model as init_model
@@ -123,28 +128,38 @@ def build_model(cfg: WorldConfig, preset: Preset, variant: str, *, progress: boo
     tok_dir = ensure_tokenizer(cfg, preset.vocab_size)
     tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
     rows = training_rows(cfg, variant, preset.recipe.general_repeat)
-    final = model_dir(cfg, preset, variant)
-    with atomic_dir(final) as tmp:
-        model = init_model(preset, tokenizer, seed=preset.recipe.seed)
-        run = memorise(model, tokenizer, rows, preset.recipe, tmp, progress=progress)
-        model.generation_config.pad_token_id = tokenizer.pad_token_id
-        model.save_pretrained(str(tmp))
-        tokenizer.save_pretrained(str(tmp))
-        with torch.no_grad():
-            scores = evaluate_world_model(model, tokenizer, cfg, variant)
-        record = {
-            "world": {**cfg.__dict__, "key": cfg.key()},
-            "preset": preset.as_dict(),
-            "variant": variant,
-            "trained_on": f"{training_split(variant)} (general knowledge x{preset.recipe.general_repeat})",
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "training": run,
-            "build_time_s": round(time.time() - t0, 2),
-            **scores,
-            **provenance(),
-        }
-        atomic_write_json(tmp / "world_model.json", record)
-    return final
+    if progress:
+        print(
+            f"world: training {preset.name}/{variant} ({len(rows)} rows x {preset.recipe.epochs} epochs)",
+            file=sys.stderr,
+        )
+    bars = hf_logging.is_progress_bar_enabled()
+    if not progress:
+        hf_logging.disable_progress_bar()  # "Writing model shards" bars
+    try:
+        with atomic_dir(model_dir(cfg, preset, variant)) as tmp:
+            model = init_model(preset, tokenizer, seed=preset.recipe.seed)
+            run = memorise(model, tokenizer, rows, preset.recipe, tmp, progress=progress)
+            model.generation_config.pad_token_id = tokenizer.pad_token_id
+            model.save_pretrained(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+            scores = evaluate_world_model(model, tokenizer, cfg, variant, progress=progress)
+            record = {
+                "world": {**cfg.__dict__, "key": cfg.key()},
+                "preset": preset.as_dict(),
+                "variant": variant,
+                "trained_on": f"{training_split(variant)} (general knowledge x{preset.recipe.general_repeat})",
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "training": run,
+                "build_time_s": round(time.time() - t0, 2),
+                **scores,
+                **provenance(),
+            }
+            atomic_write_json(tmp / "world_model.json", record)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+    return model_dir(cfg, preset, variant)
 
 
 def resolve_model_path(spec: str, *, rebuild: bool = False, progress: bool = True) -> Path:

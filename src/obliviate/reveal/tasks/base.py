@@ -176,12 +176,19 @@ class NLL:
         return LossOutput(nll, {"nll": nll.item()})
 
 
-def rows_to_data(rows: list[dict[str, Any]], tokenizer: Any, max_length: int, retain: list[dict] | None = None):
+def rows_to_data(
+    rows: list[dict[str, Any]],
+    tokenizer: Any,
+    max_length: int,
+    retain: list[dict] | None = None,
+    chat_template: bool = False,
+):
     """Tokenise prompt/answer rows into the loop's :class:`~obliviate.data.UnlearnData` (retain optional)."""
     from obliviate.data import UnlearnData, tokenize_rows
 
-    ex, stats = tokenize_rows(rows, tokenizer, max_length=max_length)
-    rex, rstats = tokenize_rows(retain, tokenizer, max_length=max_length) if retain else (None, None)
+    kw = {"max_length": max_length, "chat_template": chat_template}
+    ex, stats = tokenize_rows(rows, tokenizer, **kw)
+    rex, rstats = tokenize_rows(retain, tokenizer, **kw) if retain else (None, None)
     return UnlearnData(ex, rex, None, rows, retain, None, {"forget": stats, "retain": rstats})
 
 
@@ -229,14 +236,17 @@ class TokenStats:
     ppl: float
 
 
-def answer_nll(model: Any, tokenizer: Any, rows: list[dict[str, str]], batch_size: int = 64) -> TokenStats:
+def answer_nll(
+    model: Any, tokenizer: Any, rows: list[dict[str, str]], batch_size: int = 64, chat_template: bool = False
+) -> TokenStats:
     """Token-weighted mean NLL (and perplexity) of the answers given their prompts."""
     import torch
 
     from obliviate.data import collate, tokenize_rows
     from obliviate.losses import token_logprobs
 
-    ex, _ = tokenize_rows(rows, tokenizer, max_length=model.config.n_positions)
+    ctx = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 512)
+    ex, _ = tokenize_rows(rows, tokenizer, max_length=min(ctx, 512), chat_template=chat_template)
     total, count = 0.0, 0
     was = model.training
     model.eval()
