@@ -6,7 +6,7 @@ are measured on held-out prompts after the last round, plus the best reward of a
 surrogate, new seed) on the final model. The utility budget is off (1.0) so that every variant runs all its rounds.
 
     OMP_NUM_THREADS=2 python benchmarks/reveal_release.py                       # toxicity/test, ~10 min on 2 cores
-    python benchmarks/reveal_release.py --task ner/test --variants negate,ascent
+    python benchmarks/reveal_release.py --task ner/test --variants "3 rounds x N;1 round"
 
 Writes ``benchmarks/results/reveal_release_<task>.md`` and ``.json``.
 """
@@ -27,14 +27,16 @@ from obliviate.reveal.tasks import get_task
 from obliviate.utils.io import atomic_write_json, atomic_write_text
 
 
-def variants(n: int, steps: int) -> dict[str, dict]:
+def variants(n: int, steps: int, lam_neg: float) -> dict[str, dict]:
     """name -> RevealReleaseConfig overrides; N forget rows and `steps` optimiser steps per round."""
-    three = {"rounds": 3, "steps": steps, "max_rows": n}
+    three = {"rounds": 3, "steps": steps, "max_rows": n, "lam_neg": lam_neg}
+    ascent = {**three, "mode": "ascent", "lr": 2e-4, "retain_source": "given"}
     return {
-        "1 round x 3N": {"rounds": 1, "steps": 3 * steps, "max_rows": 3 * n},
-        "3 rounds x N (negate, lam_orth 0.5)": three,
-        "3 rounds x N, lam_orth 0": {**three, "lam_orth": 0.0},
-        "3 rounds x N, ascent (NPO + retain)": {**three, "mode": "ascent", "lr": 2e-4, "retain_source": "given"},
+        "negate, 1 round x 3N": {**three, "rounds": 1, "steps": 3 * steps, "max_rows": 3 * n},
+        "negate, 3 rounds x N": three,
+        "negate, 3 rounds x N, lam_orth 0": {**three, "lam_orth": 0.0},
+        "ascent (NPO + retain), 3 rounds x N": ascent,
+        "ascent (NPO + retain), 3 rounds x N, lam_orth 0": {**ascent, "lam_orth": 0.0},
     }
 
 
@@ -64,7 +66,7 @@ def run_variant(task, path, pool, name: str, over: dict, args) -> dict:
             "time_s": round(time.time() - t0, 1)}  # fmt: skip
 
 
-def run_oracle(task, path, n: int, steps: int) -> dict:
+def run_oracle(task, path, n: int, steps: int, lam_neg: float) -> dict:
     """One negate round fitted on the task's true forget documents (no Reveal)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -75,24 +77,25 @@ def run_oracle(task, path, n: int, steps: int) -> dict:
 
     model, tok = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
     base = task.evaluate(model, tok)
-    cfg = RevealReleaseConfig()
+    cfg = RevealReleaseConfig(lam_neg=lam_neg)
     model = olora.add_round_adapter(model, "round1", r=cfg.r, alpha=cfg.alpha)
     rows = task.toxic_rows(3 * n) if hasattr(task, "toxic_rows") else []
     tcfg = TrainConfig(lr=cfg.lr, batch_size=16, max_steps=3 * steps, seed=0)
     train(model, tok, RevealRelease(cfg), rows_to_data(rows, tok, 64), tcfg, None, progress=False)
-    return {"variant": "oracle: true toxic docs, 1 negate round", "rounds_kept": 1, "forget_rows": [len(rows)],
+    return {"variant": "oracle: 3N true toxic docs, 1 negate round", "rounds_kept": 1, "forget_rows": [len(rows)],
             "revealed": [], "max_abs_cos": None, "baseline": base, "final": task.evaluate(model, tok), "attack": None,
             "time_s": None}  # fmt: skip
 
 
-def render(task, results: list[dict], n: int, steps: int) -> str:
+def render(task, results: list[dict], n: int, steps: int, lam_neg: float) -> str:
     keys = list(task.metric_directions)
     arrows = {k: "↑" if task.metric_directions[k] else "↓" for k in keys}
     head = ["variant", "rounds kept", "revealed reward per round", *[f"{k} {arrows[k]}" for k in keys],
             "fresh attack best reward ↓", "max abs cos (rounds ≥ 2)", "time (s)"]  # fmt: skip
     lines = [
-        f"Release on `{task.name}/{task.size}` (N = {n} forget rows and {steps} steps per round; the arrows give the "
-        f"better direction; forget metric `{task.forget_metric}`, utility `{task.utility_metric}`).",
+        f"Release on `{task.name}/{task.size}` (N = {n} forget rows and {steps} steps per round, lam_orth 0.5 unless "
+        f"noted, lam_neg {lam_neg}; the arrows give the better direction; forget metric `{task.forget_metric}`, "
+        f"utility `{task.utility_metric}`; a round stops the run when nothing passes the forget threshold).",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -114,21 +117,22 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20, help="forget rows per round (3N for the single round)")
     ap.add_argument("--steps", type=int, default=15, help="optimiser steps per round (3x for the single round)")
     ap.add_argument("--budget", type=int, default=30, help="Reveal evaluations per round")
+    ap.add_argument("--lam-neg", type=float, default=0.3, help="negation scale (small: each round removes a part)")
     ap.add_argument("--pool", type=int, default=600)
-    ap.add_argument("--variants", default="", help="comma-separated substrings of variant names to run (all)")
+    ap.add_argument("--variants", default="", help="';'-separated substrings of variant names to run (all)")
     ap.add_argument("--oracle", action="store_true", help="add the oracle row (toxicity only)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = ap.parse_args()
     task = get_task(args.task)
     path = task.model_dir()
     pool = task.pool(args.pool, seed=0)
-    chosen = {k: v for k, v in variants(args.n, args.steps).items()
-              if not args.variants or any(s in k for s in args.variants.split(","))}  # fmt: skip
+    chosen = {k: v for k, v in variants(args.n, args.steps, args.lam_neg).items()
+              if not args.variants or any(s in k for s in args.variants.split(";"))}  # fmt: skip
     results = [run_variant(task, path, pool, name, over, args) for name, over in chosen.items()]
     if args.oracle and hasattr(task, "toxic_rows"):
-        results.append(run_oracle(task, path, args.n, args.steps))
+        results.append(run_oracle(task, path, args.n, args.steps, args.lam_neg))
     stem = f"reveal_release_{task.name}"
-    md = render(task, results, args.n, args.steps)
+    md = render(task, results, args.n, args.steps, args.lam_neg)
     atomic_write_text(Path(args.out) / f"{stem}.md", md)
     atomic_write_json(Path(args.out) / f"{stem}.json", results)
     print(md)

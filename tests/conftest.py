@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest_world import world_models  # noqa: F401  (the trained tiny world, shared by every test folder)
+
 # Tests never reach the Hub; fail fast if some code path tries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

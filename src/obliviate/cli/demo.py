@@ -22,6 +22,9 @@ def _run(args: argparse.Namespace) -> int:
     from obliviate.demo import DEFAULT_METHODS, leaderboard_table, run_demo
     from obliviate.report.fmt import fmt_duration
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights" bars of every model load; the demo shows its own
     console = Console()
     methods = args.methods or None
     console.print(

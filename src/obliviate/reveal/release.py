@@ -87,16 +87,24 @@ class ReleaseResult:
     kept: list[str] = field(default_factory=list)  # adapter names kept, in round order
 
 
-def _round_reveal_cfg(cfg: RevealReleaseConfig, k: int):
-    # A new seed per round: a fresh surrogate and new samples; the attack uses k = rounds + 1.
-    return dataclasses.replace(cfg.reveal, seed=cfg.reveal.seed + 1000 * k)
+def _round_reveal_cfg(cfg: RevealReleaseConfig, k: int, retain: bool = True):
+    # A new seed per round: a fresh surrogate and new samples; the attack uses k = rounds + 1. Self-generated retain
+    # rows are only sampled when something uses them (the retain term, or the default utility set).
+    return dataclasses.replace(
+        cfg.reveal, seed=cfg.reveal.seed + 1000 * k, retain=cfg.reveal.retain if retain else None
+    )
 
 
-def _train_round(model, tokenizer, method, reveal, retain_given, cfg, train_cfg, k, run_dir, progress):
+def _fit_round(model, tokenizer, name, reveal, retain_given, cfg, train_cfg, k, run_dir, progress):
+    """Add adapter ``name`` on top of the frozen earlier rounds and train it through the loop (request k - 1)."""
     from obliviate.reveal.tasks.base import rows_to_data
     from obliviate.train.loop import train
     from obliviate.train.reference import Reference
 
+    prev = olora.adapter_names(model) if olora.lora_layers(model) else []
+    model = olora.add_round_adapter(model, name, r=cfg.r, alpha=cfg.alpha, dropout=cfg.dropout,
+                                    target_modules=cfg.target_modules, seed=train_cfg.seed * 1000 + k)  # fmt: skip
+    method = RevealRelease(cfg)
     retain = {"self": reveal.retain_rows, "given": retain_given, "none": None}[cfg.retain_source] or None
     data = rows_to_data(
         reveal.forget_rows,
@@ -108,7 +116,9 @@ def _train_round(model, tokenizer, method, reveal, retain_given, cfg, train_cfg,
     # The new adapter starts with B = 0, so a frozen copy now *is* the round-start model (NPO / KL reference).
     ref = Reference.copy_of(model) if method.needs_reference else None
     tcfg = dataclasses.replace(train_cfg, lr=cfg.lr, max_steps=cfg.steps, seed=train_cfg.seed + k)
-    return train(model, tokenizer, method, data, tcfg, run_dir, ref=ref, request=k - 1, progress=progress)
+    res = train(model, tokenizer, method, data, tcfg, run_dir, ref=ref, request=k - 1, progress=progress)
+    olora.activate(model, [*prev, name])  # everything frozen again after training
+    return model, res
 
 
 def _reveal_stop(reveal: RevealResult, cfg: RevealReleaseConfig) -> str | None:
@@ -126,7 +136,9 @@ def _geometry(model: Any, prev: list[str], new: str) -> dict[str, float]:
 
 def _attack(model: Any, tokenizer: Any, pool: list[str], scorer: Scorer, cfg: RevealReleaseConfig, progress: bool):
     """A fresh Reveal run (new surrogate and seed) on the final model: the honest forget metric."""
-    fresh = run_reveal(model, tokenizer, pool, scorer, _round_reveal_cfg(cfg, cfg.rounds + 1), progress=progress)
+    fresh = run_reveal(
+        model, tokenizer, pool, scorer, _round_reveal_cfg(cfg, cfg.rounds + 1, False), progress=progress
+    )
     return {
         "best_reward": fresh.best_reward,
         "mean_reward": fresh.stats["mean_reward"],
@@ -166,10 +178,13 @@ def reveal_and_release(
     rounds, reveals, kept, stop = [], [], [], "rounds done"
     baseline: dict[str, float] | None = None
     for k in tqdm(range(1, cfg.rounds + 1), desc="release rounds", disable=not progress):
-        reveal = run_reveal(model, tokenizer, pool, scorer, _round_reveal_cfg(cfg, k), progress=progress)
+        # Self-generated retain rows feed the ascent retain term, or the default utility set (round 1 only).
+        own = cfg.retain_source == "self" and (cfg.mode == "ascent" or (evaluation is None and not retain_rows))
+        reveal = run_reveal(model, tokenizer, pool, scorer, _round_reveal_cfg(cfg, k, own), progress=progress)
         reveals.append(reveal)
-        chat = cfg.reveal.sample.chat_template
-        evaluation = evaluation or default_evaluation(retain_rows or reveal.retain_rows, chat_template=chat)
+        evaluation = evaluation or default_evaluation(
+            retain_rows or reveal.retain_rows, chat_template=cfg.reveal.sample.chat_template
+        )
         baseline = evaluation.metrics(model, tokenizer) if baseline is None else baseline
         entry = {"round": k, "revealed_reward": reveal.best_reward, "mean_reward": reveal.stats["mean_reward"],
                  "forget_size": len(reveal.forget_rows), "retain_size": len(reveal.retain_rows)}  # fmt: skip
@@ -178,11 +193,7 @@ def reveal_and_release(
             stop = f"round {k}: {why}"
             break
         name = f"round{k}"
-        model = olora.add_round_adapter(model, name, r=cfg.r, alpha=cfg.alpha, dropout=cfg.dropout,
-                                        target_modules=cfg.target_modules, seed=train_cfg.seed * 1000 + k)  # fmt: skip
-        res = _train_round(model, tokenizer, RevealRelease(cfg), reveal, retain_rows, cfg, train_cfg, k, run_dir,
-                           progress)  # fmt: skip
-        olora.activate(model, [*kept, name])  # everything frozen again after training
+        model, res = _fit_round(model, tokenizer, name, reveal, retain_rows, cfg, train_cfg, k, run_dir, progress)
         metrics = evaluation.metrics(model, tokenizer)
         worse = evaluation.worsening(baseline[evaluation.utility_metric], metrics[evaluation.utility_metric])
         entry = {**entry, **_geometry(model, kept, name), "train_steps": res.steps,
