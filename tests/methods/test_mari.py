@@ -1,5 +1,5 @@
 """The ``mari`` method: loss wiring, the one-pass Z construction on a real model, stop-gradient, chunking, LoRA +
-bf16, and the multi-process (all-gathered) estimator."""
+bf16, the multi-process (all-reduced) estimator, and unlearning on the built-in world."""
 
 from __future__ import annotations
 
@@ -8,15 +8,12 @@ import math
 import pytest
 import torch
 
-import conftest_world
 from obliviate import losses
 from obliviate.config import ConfigError, from_dict
 from obliviate.data.collate import collate, tokenize_rows
 from obliviate.methods import METHODS
 from obliviate.methods.mari import Mari, MariConfig
 from obliviate.train.reference import Reference
-
-world_models = conftest_world.world_models  # the trained tiny world (a session fixture)
 
 
 def _examples(tokenizer, rows):
@@ -196,7 +193,7 @@ def _rows(b, sl):
     return Batch(b.input_ids[sl], b.attention_mask[sl], b.labels[sl])
 
 
-def test_data_parallel_all_gather_gives_the_global_batch_mi_and_gradient(tmp_path):
+def test_data_parallel_sync_gives_the_global_batch_mi_and_gradient(tmp_path):
     """Two gloo processes, each with half the batch: with sync, every process's MI and the averaged gradient equal
     the single-process full-batch ones; without sync they do not (each rank's MI is a local estimate)."""
     import torch.multiprocessing as mp
@@ -233,7 +230,7 @@ def test_mari_on_the_world_moves_forget_toward_gold_and_lowers_the_certificate_m
         model=ModelConfig(path=str(world_models["full"])),
         data=DataConfig(forget=[f"world:{data}/forget10"], retain=f"world:{data}/retain90", max_length=64),
         method=MethodSpec(name="mari", args={"gamma": 20.0}),
-        train=TrainConfig(lr=1e-3, batch_size=16, retain_batch_size=64, max_steps=40, log_every=10),
+        train=TrainConfig(lr=1e-3, batch_size=16, retain_batch_size=64, max_steps=25, log_every=5),
         output_dir=str(tmp_path / "mari"),
     )
     result = unlearn(cfg, progress=False)

@@ -1,4 +1,4 @@
-"""``obliviate demo``: build the built-in world, unlearn with every default method, evaluate against the gold model,
+"""obliviate demo: build the built-in world, unlearn with every default method, evaluate against the gold model,
 print a leaderboard and write a report. Offline; a few minutes on 2 CPU cores once the world is cached (building
 it the first time adds about two minutes).
 """
@@ -22,26 +22,31 @@ def _run(args: argparse.Namespace) -> int:
     from obliviate.demo import DEFAULT_METHODS, leaderboard_table, run_demo
     from obliviate.report.fmt import fmt_duration
 
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # "Loading weights" bars of every model load; the demo shows its own
     console = Console()
     methods = args.methods or None
     console.print(
         f"[bold]obliviate demo[/bold]: world [cyan]{args.preset}[/cyan] / {args.setting} / {args.forget_split}, "
         f"methods: {methods or ','.join(DEFAULT_METHODS)}"
     )
-    result = run_demo(
-        preset=args.preset, setting=args.setting, forget_split=args.forget_split, methods=methods, out=args.out,
-        overwrite=args.overwrite, steps=args.steps, seed=args.seed, people=args.people, progress=not args.no_progress,
-    )  # fmt: skip
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the "Loading weights" bar of every model load; the demo shows its own bars
+    try:
+        result = run_demo(
+            preset=args.preset, setting=args.setting, forget_split=args.forget_split, methods=methods, out=args.out,
+            overwrite=args.overwrite, steps=args.steps, seed=args.seed, people=args.people,
+            progress=not args.no_progress,
+        )  # fmt: skip
+    finally:
+        hf_logging.enable_progress_bar()
     settings = f"{args.preset} · {args.setting} · {args.forget_split} · {result.steps} steps"
     console.print(leaderboard_table(result.leaderboard, title=f"obliviate demo · {settings}"))
-    failed = [r["name"] for r in result.leaderboard if r.get("status") == "failed"]
-    if failed:
-        console.print(f"[red]failed:[/red] {', '.join(failed)} (see leaderboard.json for the errors)")
-    console.print(f"results: {result.out / 'leaderboard.json'} (each run's eval.json under {result.out / 'runs'})")
-    console.print(f"report:  [bold]{result.report}[/bold]")
+    failed = [r for r in result.leaderboard if r.get("status") == "failed"]
+    for r in failed:
+        console.print(f"[red]{r['name']} failed:[/red] {r['error']}", markup=True, highlight=False)
+    # paths are printed unwrapped (soft_wrap) so they can be copied from any terminal width
+    console.print(f"results: {result.out / 'leaderboard.json'} (each run's eval.json under runs/)", soft_wrap=True)
+    console.print(f"report:  [bold]{result.report}[/bold]", soft_wrap=True)
     t = result.times
     console.print(f"total time: {fmt_duration(t['total'])} (world {fmt_duration(t['world'])})")
     return 1 if failed else 0

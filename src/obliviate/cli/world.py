@@ -25,20 +25,27 @@ def _world_prefix(args: argparse.Namespace) -> str:
     return f"{args.setting}/seed={args.seed}/people={args.people}/"
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
 def _build(args: argparse.Namespace) -> int:
     import time
 
-    from obliviate.world.build import read_record, resolve_model_path
+    from obliviate.world.build import build_world, read_record
 
     t0 = time.time()
-    for preset in [p for p in args.preset.split(",") if p]:
-        for variant in [v for v in args.variants.split(",") if v]:
-            path = resolve_model_path(
-                f"{_world_prefix(args)}{preset}/{variant}", rebuild=args.rebuild, progress=not args.no_progress
-            )
-            rec = read_record(path)
-            em = " ".join(f"{k}={v:.3f}" for k, v in rec["exact_match"].items())
-            print(f"{preset}/{rec['variant']}: {path}\n  exact match: {em}  (built in {rec['build_time_s']} s)")
+    paths = build_world(
+        _world_prefix(args),
+        _names(args.preset),
+        _names(args.variants),
+        rebuild=args.rebuild,
+        progress=not args.no_progress,
+    )
+    for name, path in paths.items():
+        rec = read_record(path)
+        em = " ".join(f"{k}={v:.3f}" for k, v in rec["exact_match"].items())
+        print(f"{name}: {path}\n  exact match: {em}  (built in {rec['build_time_s']} s)")
     print(f"done in {time.time() - t0:.1f} s")
     return 0
 

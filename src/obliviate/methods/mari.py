@@ -11,9 +11,9 @@ forward KL(p_θ₀ ‖ p_θ) on retain tokens (``retain=ce``: NLL), a per-token 
 
 Reconstructed (no official code; see docs/mari.md): the γ placement, pooling over answer positions, one forward
 pass per group (P̄_r reused for both Z groups, identical to the paper's [retain, forget, retain] batch with dropout
-off), and the ``stopgrad_retain`` ablation. Under data parallelism the pooled sums and position counts are
-all-gathered (differentiably) so every process optimises the same global-batch MI; under gradient accumulation each
-micro-batch's MI is its own (upward-biased) estimate, as the paper's batch estimator implies.
+off), and the ``stopgrad_retain`` ablation. Under data parallelism the pooled sums and position counts are summed
+over processes (a differentiable all-reduce), so every process optimises the same global-batch MI; under gradient
+accumulation each micro-batch's MI is its own (upward-biased) estimate, as the paper's batch estimator implies.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class MariConfig:
     positions: str = "labels"  # labels: positions predicting a labelled token | all: every real next token
     stopgrad_retain: bool = False  # ablation: freeze P̄_r inside ℓ_MarI, move only the forget outputs
     chunk_size: int = 0  # positions per softmax chunk; 0 = about 2**22 probabilities per chunk
-    sync_processes: bool = True  # all-gather pooled sums across processes (global-batch MI)
+    sync_processes: bool = True  # sum pooled distributions over processes (global-batch MI under DDP)
 
     def __post_init__(self) -> None:
         if self.construction not in losses.MARI_CONSTRUCTIONS:
@@ -123,10 +123,12 @@ class Mari:
             sums, counts = _global_sums(torch.stack([sum_r, sum_u]), counts)
             sum_r, sum_u = sums[0], sums[1]
 
-        values = {
-            c: losses.marginal_information(sum_r, counts[0], sum_u, counts[1], c) for c in losses.MARI_CONSTRUCTIONS
-        }
-        mari = values[cfg.construction]
+        mari = losses.marginal_information(sum_r, counts[0], sum_u, counts[1], cfg.construction)
+        with torch.no_grad():  # the other construction is only logged
+            values = {
+                c: losses.marginal_information(sum_r, counts[0], sum_u, counts[1], c)
+                for c in losses.MARI_CONSTRUCTIONS
+            }
         loss = cfg.retain_weight * retain_term + cfg.gamma * mari
         logs = {
             f"retain_{cfg.retain}": retain_term.item(),

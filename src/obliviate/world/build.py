@@ -22,6 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,15 +123,16 @@ def build_model(cfg: WorldConfig, preset: Preset, variant: str, *, progress: boo
     from transformers.utils import logging as hf_logging
 
     from obliviate.world.memorise import memorise
-    from obliviate.world.presets import build_model as init_model
+    from obliviate.world.presets import init_model
 
     t0 = time.time()
+    recipe = replace(preset.recipe, seed=cfg.seed)  # the world seed also seeds initialisation and data order
     tok_dir = ensure_tokenizer(cfg, preset.vocab_size)
     tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
-    rows = training_rows(cfg, variant, preset.recipe.general_repeat)
+    rows = training_rows(cfg, variant, recipe.general_repeat)
     if progress:
         print(
-            f"world: training {preset.name}/{variant} ({len(rows)} rows x {preset.recipe.epochs} epochs)",
+            f"world: training {preset.name}/{variant} ({len(rows)} rows x {recipe.epochs} epochs)",
             file=sys.stderr,
         )
     bars = hf_logging.is_progress_bar_enabled()
@@ -138,8 +140,8 @@ def build_model(cfg: WorldConfig, preset: Preset, variant: str, *, progress: boo
         hf_logging.disable_progress_bar()  # "Writing model shards" bars
     try:
         with atomic_dir(model_dir(cfg, preset, variant)) as tmp:
-            model = init_model(preset, tokenizer, seed=preset.recipe.seed)
-            run = memorise(model, tokenizer, rows, preset.recipe, tmp, progress=progress)
+            model = init_model(preset, tokenizer, seed=recipe.seed)
+            run = memorise(model, tokenizer, rows, recipe, tmp, progress=progress)
             model.generation_config.pad_token_id = tokenizer.pad_token_id
             model.save_pretrained(str(tmp))
             tokenizer.save_pretrained(str(tmp))
@@ -148,7 +150,8 @@ def build_model(cfg: WorldConfig, preset: Preset, variant: str, *, progress: boo
                 "world": {**cfg.__dict__, "key": cfg.key()},
                 "preset": preset.as_dict(),
                 "variant": variant,
-                "trained_on": f"{training_split(variant)} (general knowledge x{preset.recipe.general_repeat})",
+                "recipe": asdict(recipe),
+                "trained_on": f"{training_split(variant)} (general knowledge x{recipe.general_repeat})",
                 "parameters": sum(p.numel() for p in model.parameters()),
                 "training": run,
                 "build_time_s": round(time.time() - t0, 2),
@@ -188,6 +191,35 @@ def resolve_model_path(spec: str, *, rebuild: bool = False, progress: bool = Tru
             log.info("building world model %s into %s", spec, path)
             build_model(cfg, preset, variant, progress=progress)
     return path
+
+
+def build_world(
+    prefix: str = "",
+    presets: tuple[str, ...] = ("tiny",),
+    variants: tuple[str, ...] = ("full", "gold"),
+    *,
+    rebuild: bool = False,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Build (or reuse from the cache) several world models at once.
+
+    Args:
+        prefix: world options, e.g. ``""`` (default world) or ``"uncorrelated/seed=3"``.
+        presets: preset names.
+        variants: ``full``, ``gold``, ``gold-forgetNN``.
+        rebuild: retrain even when cached.
+        progress: show progress bars.
+
+    Returns:
+        ``{"<preset>/<variant>": model folder}`` with normalised variants (``tiny/gold-forget10``).
+    """
+    prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    out = {}
+    for preset in presets:
+        for variant in variants:
+            path = resolve_model_path(f"{prefix}{preset}/{variant}", rebuild=rebuild, progress=progress)
+            out[f"{preset}/{parse_variant(variant)}"] = path
+    return out
 
 
 def read_record(path: Path) -> dict[str, Any]:

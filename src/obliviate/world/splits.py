@@ -14,7 +14,14 @@ Grammar (the text after ``world:``)::
 Options default to ``correlated``, ``seed=0``, ``people=200``. Kinds: ``_qa`` QA rows, ``_bio`` (alias ``_text``)
 biography sentences (for ``general``: the facts as sentences), ``_all`` both. ``retain_eval`` is a fixed set of
 retain people, sized like forget10 and inside retain90 (so inside every retain split). ``train_full`` /
-``train_goldNN`` are exactly what the full / gold model was trained on (QA + text + general knowledge).
+``train_goldNN`` are the rows the full / gold model was trained on (QA + text + general knowledge; the models see
+the general-knowledge rows ``Recipe.general_repeat`` times per epoch). ``seed=N`` seeds the world and the models'
+initialisation and data order.
+
+Settings: ``correlated`` draws everyone's names, values and phrasing from one domain. ``uncorrelated`` writes the
+forget10 and holdout people in a second domain (archaic sea-log phrasing, other name syllables, disjoint value
+vocabularies); forget01/05 are inside forget10, so for them the rest of forget10 (in retain99/95) shares that
+domain: the clean uncorrelated split is forget10.
 
 Examples: ``forget10``, ``retain90``, ``holdout10``, ``general``, ``forget10_bio``, ``uncorrelated/forget10``,
 ``seed=3/people=100/retain_eval``; models ``tiny``, ``tiny/gold``, ``uncorrelated/small/gold-forget05``.

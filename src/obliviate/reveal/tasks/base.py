@@ -16,7 +16,6 @@ import hashlib
 import itertools
 import json
 import math
-import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -51,7 +50,9 @@ class ModelSpec:
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("OBLIVIATE_CACHE", Path.home() / ".cache" / "obliviate")) / "reveal_tasks"
+    from obliviate.world.build import cache_root as root  # the same $OBLIVIATE_CACHE as the built-in world
+
+    return root() / "reveal_tasks"
 
 
 def config_hash(*parts: Any) -> str:
@@ -219,12 +220,24 @@ def train_task_model(rows: list[dict[str, str]], spec: ModelSpec, progress: bool
 
 
 def cached_build(name: str, key: str, build: Callable[[Path], None], rebuild: bool = False) -> Path:
-    """``cache_root()/name-key``; when missing (or ``rebuild``) ``build(tmp_dir)`` fills a temp folder first."""
+    """``cache_root()/name-key``; when missing (or ``rebuild``) ``build(tmp_dir)`` fills a temp folder first.
+
+    Built under an exclusive file lock, so concurrent builders (pytest-xdist workers, two CLI runs) wait for each
+    other instead of training the same model twice.
+    """
     final = cache_root() / f"{name}-{key}"
-    if rebuild or not (final / "DONE").is_file():
-        with atomic_dir(final) as tmp:
-            build(tmp)
-            (tmp / "DONE").write_text("ok\n")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with open(final.parent / f".{final.name}.lock", "w") as lock:
+        try:
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        except ImportError:  # no fcntl (Windows): a single builder is assumed
+            pass
+        if rebuild or not (final / "DONE").is_file():
+            with atomic_dir(final) as tmp:
+                build(tmp)
+                (tmp / "DONE").write_text("ok\n")
     return final
 
 
