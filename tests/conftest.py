@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest_world import world_models  # noqa: F401  (the trained tiny world, shared by every test folder)
+from conftest_world import obliviate_cache, world_models  # noqa: F401  (the trained tiny world, shared by every test folder)
 
 # Tests never reach the Hub; fail fast if some code path tries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

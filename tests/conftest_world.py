@@ -30,19 +30,26 @@ def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return Path(os.environ["OBLIVIATE_TEST_CACHE"])
     base = tmp_path_factory.getbasetemp()
     # xdist workers get sibling basetemps (popen-gw0, popen-gw1, ...): share their parent
-    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "obliviate-world-cache"
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "obliviate-cache"
 
 
-@pytest.fixture(scope="session")
-def world_models(tmp_path_factory):
-    from obliviate.world import resolve_model_path
+@pytest.fixture(scope="session", autouse=True)
+def obliviate_cache(tmp_path_factory):
+    """One ``$OBLIVIATE_CACHE`` for the whole test run (world and reveal-task models), never the user's cache.
 
+    Set once here, before any other fixture, so session fixtures that build models can never disagree on it.
+    """
     cache = _cache_dir(tmp_path_factory)
     mp = pytest.MonkeyPatch()
     mp.setenv("OBLIVIATE_CACHE", str(cache))
-    try:
-        full = resolve_model_path(f"{TEST_WORLD}/tiny", progress=False)
-        gold = resolve_model_path(f"{TEST_WORLD}/tiny/gold", progress=False)
-        yield {"full": full, "gold": gold, "data": TEST_WORLD, "cache": cache}
-    finally:
-        mp.undo()
+    yield cache
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def world_models(obliviate_cache):
+    from obliviate.world import resolve_model_path
+
+    full = resolve_model_path(f"{TEST_WORLD}/tiny", progress=False)
+    gold = resolve_model_path(f"{TEST_WORLD}/tiny/gold", progress=False)
+    return {"full": full, "gold": gold, "data": TEST_WORLD, "cache": obliviate_cache}

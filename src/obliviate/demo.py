@@ -13,8 +13,7 @@ Output folder::
     demo.json                     the demo's settings (written first; marks the folder as a demo for --overwrite)
     leaderboard.json              one row per model (original, gold, then each method): headline metrics, times
     original/, gold/              eval.json (+ summary.json with "role") of the reference models
-    runs/<method>/                an ``obliviate unlearn`` run dir (config.yaml, train_log.jsonl, model/, summary.json)
-                                  plus its eval.json
+    runs/<method>/                an ``obliviate unlearn`` run dir plus its eval.json (mari: + certificate.json)
     eval_cache/                   per-metric cache shared by every evaluation (reference metrics are computed once)
     report/report.html, .md       :func:`obliviate.report.write_report` over all of the above
 
@@ -27,7 +26,7 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -64,14 +63,10 @@ class DemoWorld:
     def prefix(self) -> str:
         return f"{self.setting}/seed={self.seed}/people={self.people}/"
 
-    @property
-    def percent(self) -> int:
-        return int(self.forget_split.removeprefix("forget"))
-
     def split(self, kind: str) -> str:
         """``world:`` data spec of the forget / retain / holdout split matching ``forget_split``."""
-        pct = {"forget": self.percent, "retain": 100 - self.percent, "holdout": self.percent}[kind]
-        return f"world:{self.prefix}{kind}{pct:02d}"
+        pct = int(self.forget_split.removeprefix("forget"))
+        return f"world:{self.prefix}{kind}{100 - pct if kind == 'retain' else pct:02d}"
 
     def model(self, variant: str) -> str:
         """World model spec (without ``world:``) of the ``full`` or ``gold`` variant."""
@@ -247,7 +242,7 @@ def _method(name: str, world: DemoWorld, steps: int, out: Path, evaluator: _Eval
     t0 = time.time()
     if name in CERTIFIED:
         _certify(result.model, result.tokenizer, run_dir, evaluator, progress)
-    del result.model  # evaluation reloads the saved model (its fingerprint is the folder's)
+    result.model = None  # evaluation reloads the saved model (its cache fingerprint is the folder's)
     doc = evaluator(result.model_dir, run_dir)
     return _row(
         name, "run", doc, run_dir, status=result.summary["status"], recipe=recipe, steps=result.summary["steps"],
@@ -301,43 +296,33 @@ def run_demo(
         raise ObliviateError(f"--steps must be at least 1 (got {steps})")
     out = Path(out)
     prepare_out(out, overwrite)
-    settings = {**asdict(world), "methods": names, "steps": steps, "recipes": {n: asdict(RECIPES.get(n, FALLBACK))
-                for n in names}, **provenance()}  # fmt: skip
+    recipes = {n: asdict(RECIPES.get(n, FALLBACK)) for n in names}
+    settings = {**asdict(world), "methods": names, "steps": steps, "recipes": recipes, **provenance()}
     atomic_write_json(out / "demo.json", settings)
     times: dict[str, float] = {}
-    phases = tqdm(total=3 + len(names), desc="demo", unit="phase", disable=not progress, position=0)
+    bar = tqdm(total=3 + len(names), desc="demo", unit="phase", disable=not progress)
 
-    def phase(label: str) -> None:
-        phases.set_postfix_str(label)
-
-    phase("world: full + gold models")
-    t0 = time.time()
-    full, gold = _build_world(world, progress)
-    times["world"] = round(time.time() - t0, 2)
-    phases.update()
-    options = EvalOptions(batch_size=eval_batch_size, max_length=64, progress=progress)
-    evaluator = _Evaluator(world, gold, full, out / "eval_cache", options)
-    phase("evaluate original + gold")
-    t0 = time.time()
-    rows = [_reference(role, path, out, evaluator) for role, path in (("original", full), ("gold", gold))]
-    times["references"] = round(time.time() - t0, 2)
-    phases.update()
-    for name in names:
-        phase(f"{name}: unlearn + evaluate")
+    def timed(key: str, label: str, fn: Callable[[], Any]) -> Any:
+        bar.set_postfix_str(label)
         t0 = time.time()
-        rows.append(_method(name, world, steps, out, evaluator, progress))
-        times[name] = round(time.time() - t0, 2)
-        phases.update()
-    phase("report")
-    t0 = time.time()
+        value = fn()
+        times[key] = round(time.time() - t0, 2)
+        bar.update()
+        return value
+
+    full, gold = timed("world", "world: full + gold models", lambda: _build_world(world, progress))
+    options = EvalOptions(batch_size=eval_batch_size, max_length=64, progress=progress)
+    ev = _Evaluator(world, gold, full, out / "eval_cache", options)
+    refs = (("original", full), ("gold", gold))
+    rows = timed("references", "evaluate original + gold", lambda: [_reference(r, p, out, ev) for r, p in refs])
+    for name in names:
+        label = f"{name}: unlearn + evaluate"
+        rows.append(timed(name, label, lambda n=name: _method(n, world, steps, out, ev, progress)))
     board = {"settings": settings, "rows": rows, "times": times}
-    atomic_write_json(out / "leaderboard.json", board)
-    report = _write_report(out, rows)
-    times["report"] = round(time.time() - t0, 2)
-    phases.update()
-    phases.close()
+    report = timed("report", "leaderboard + report", lambda: _write_outputs(out, board))
+    bar.close()
     times["total"] = round(time.time() - t_start, 2)
-    atomic_write_json(out / "leaderboard.json", {**board, "times": times})
+    atomic_write_json(out / "leaderboard.json", board)  # again, with the report's and the total time
     return DemoResult(out, rows, report, times, steps)
 
 
@@ -345,14 +330,16 @@ def _build_world(world: DemoWorld, progress: bool) -> tuple[Path, Path]:
     """Paths of the full and gold models, trained on first use (then cached)."""
     from obliviate.world import resolve_model_path
 
-    return resolve_model_path(world.model("full"), progress=progress), resolve_model_path(
-        world.model("gold"), progress=progress
-    )
+    full, gold = (resolve_model_path(world.model(v), progress=progress) for v in ("full", "gold"))
+    return full, gold
 
 
-def _write_report(out: Path, rows: list[dict[str, Any]]) -> Path:
+def _write_outputs(out: Path, board: dict[str, Any]) -> Path:
+    """leaderboard.json, then the report over the reference and run folders; returns report.html's path."""
     from obliviate.report import write_report
 
+    atomic_write_json(out / "leaderboard.json", board)
+    rows = board["rows"]
     dirs = [out / "original", out / "gold"] + [Path(r["run_dir"]) for r in rows if r["role"] == "run"]
     return write_report([d for d in dirs if d.is_dir()], out / "report")
 

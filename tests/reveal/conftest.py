@@ -1,31 +1,20 @@
 """Fixtures for the Reveal-and-Release tests: a private task cache and the small toxicity task's trained model.
 
 The task model is trained once per test run (the ``test`` size: 6,000 documents, 320 steps; ~30 s on 2 idle cores)
-into a temporary ``OBLIVIATE_CACHE`` that pytest-xdist workers share (the build holds a file lock), so tests never
-read or write the user's cache. Set ``OBLIVIATE_TEST_CACHE=/some/dir`` to keep the model across runs (the cache key
-covers the task config, so a stale model is never reused).
+into the test run's temporary ``OBLIVIATE_CACHE`` (tests/conftest_world.py), so tests never read or write the
+user's cache. Set ``OBLIVIATE_TEST_CACHE=/some/dir`` to keep the model across runs (the cache key covers the task
+config, so a stale model is never reused).
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture(scope="session")
-def task_cache(tmp_path_factory):
-    if os.environ.get("OBLIVIATE_TEST_CACHE"):
-        cache = Path(os.environ["OBLIVIATE_TEST_CACHE"])
-    else:
-        base = tmp_path_factory.getbasetemp()
-        # xdist workers get sibling basetemps (popen-gw0, popen-gw1, ...): share their parent
-        cache = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "obliviate-task-cache"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("OBLIVIATE_CACHE", str(cache))
-    yield cache
-    mp.undo()
+def task_cache(obliviate_cache):
+    """The test run's private ``$OBLIVIATE_CACHE`` (set once for the session in tests/conftest_world.py)."""
+    return obliviate_cache
 
 
 @pytest.fixture(scope="session")
