@@ -18,30 +18,33 @@ from obliviate.methods import METHODS
 def test_demo_cli_writes_leaderboard_evals_and_report(world_models, tmp_path, capsys):
     out = tmp_path / "demo"
     people = world_models["data"].removeprefix("people=")
-    argv = ["demo", "--people", people, "--methods", "graddiff,npo", "--steps", "3", "--out", str(out)]
+    argv = ["demo", "--people", people, "--methods", "graddiff,mari", "--steps", "3", "--out", str(out)]
     assert main([*argv, "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "graddiff" in printed and "npo" in printed and "total time" in printed
+    assert "graddiff" in printed and "mari" in printed and "total time" in printed
     assert f"report:  {out / 'report' / 'report.html'}\n" in printed
 
     board = json.loads((out / "leaderboard.json").read_text())
     rows = {r["name"]: r for r in board["rows"]}
-    assert [r["name"] for r in board["rows"]] == ["original", "gold", "graddiff", "npo"]
+    assert [r["name"] for r in board["rows"]] == ["original", "gold", "graddiff", "mari"]
     assert rows["original"]["role"] == "original" and rows["gold"]["role"] == "gold"
     # the reference rows mean what they should: the original knows the forget people, the gold model does not
     assert rows["original"]["metrics"]["forget_acc"] > rows["gold"]["metrics"]["forget_acc"]
     assert rows["gold"]["metrics"]["forget_quality"] == pytest.approx(1.0)
-    for name in ("graddiff", "npo"):
+    for name in ("graddiff", "mari"):
         assert rows[name]["status"] == "ok" and rows[name]["steps"] == 3
         doc = json.loads((out / "runs" / name / "eval.json").read_text())
         assert doc["metrics"]["forget_acc"]["status"] == "ok"
         assert doc["reference_metrics"]["gold"]["forget_acc"]["value"] == rows["gold"]["metrics"]["forget_acc"]
         assert (out / "runs" / name / "model").is_dir()
+    cert = json.loads((out / "runs" / "mari" / "certificate.json").read_text())
+    assert set(cert["models"]) == {"model", "original", "gold"}
+    assert not (out / "runs" / "graddiff" / "certificate.json").exists()
     for role in ("original", "gold"):
         assert json.loads((out / role / "summary.json").read_text())["role"] == role
     html = (out / "report" / "report.html").read_text()
     assert "graddiff" in html and "gold" in html
-    assert set(board["times"]) >= {"world", "references", "graddiff", "npo", "report", "total"}
+    assert set(board["times"]) >= {"world", "references", "graddiff", "mari", "report", "total"}
 
     # a second demo into the same folder needs --overwrite
     assert main([*argv, "--no-progress"]) == 2

@@ -56,7 +56,9 @@ def test_a_peft_adapter_folder_loads_merged_on_its_base(tiny_llama_dir, tmp_path
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     base = AutoModelForCausalLM.from_pretrained(tiny_llama_dir)
-    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False))
+    peft_model = get_peft_model(
+        base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    )
     adapter_dir = tmp_path / "adapter"
     peft_model.save_pretrained(adapter_dir)
     AutoTokenizer.from_pretrained(tiny_llama_dir).save_pretrained(adapter_dir)

@@ -19,7 +19,6 @@ import dataclasses
 import inspect
 import json
 import logging
-import os
 import re
 import shutil
 import time
@@ -32,7 +31,7 @@ import yaml
 
 from obliviate.config import RunConfig, from_dict, to_dict
 from obliviate.errors import ObliviateError
-from obliviate.utils.io import atomic_dir, atomic_write_json, atomic_write_text, provenance
+from obliviate.utils.io import atomic_dir, atomic_write_json, atomic_write_text, provenance, replace_dir
 
 log = logging.getLogger(__name__)
 
@@ -210,14 +209,7 @@ def _save_model(cfg: RunConfig, model: Any, tokenizer: Any, work: Path) -> tuple
 def _finish(work: Path, out: Path) -> None:
     """Move the complete work dir to ``out`` (replacing an old run there); its checkpoints are no longer needed."""
     shutil.rmtree(work / "checkpoints", ignore_errors=True)
-    if out.exists():
-        old = out.parent / f".{out.name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-        os.replace(work, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(work, out)
+    replace_dir(work, out)
 
 
 def _train_requests(cfg, model, tokenizer, method, datas, ref, acc, work: Path, progress: bool) -> list[dict]:

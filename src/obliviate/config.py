@@ -44,7 +44,9 @@ class LoraConfig:
 
 @dataclass
 class DataConfig:
-    forget: list[str] = field(default_factory=list)  # one path per forget request (jsonl / txt / hf dataset dir / world:<split>)
+    forget: list[str] = field(
+        default_factory=list
+    )  # one path per forget request (jsonl / txt / hf dataset dir / world:<split>)
     retain: str | None = None
     holdout: str | None = None
     column: str = "text"  # text column for HF datasets / jsonl raw text
@@ -88,7 +90,9 @@ class RunConfig:
     output_dir: str = "runs/unlearn"
     overwrite: bool = False
     resume: bool = False
-    stop_retain_drop: float | None = None  # continual unlearning: stop a request when retain accuracy drops more (0.03 = 3 %)
+    stop_retain_drop: float | None = (
+        None  # continual unlearning: stop a request when retain accuracy drops more (0.03 = 3 %)
+    )
     # (None: 0.03 when data.forget lists several requests, off for one; 0: off)
     stop_check_every: int = 0  # optimiser steps between retain-accuracy checks (0: about 10 checks per request)
 

@@ -23,10 +23,16 @@ EXAMPLES = """examples:
 
 def bench_dir() -> Path:
     """``$OBLIVIATE_BENCH_DIR``, else ``benchmarks/`` in the current folder, else next to the source tree."""
-    for cand in (os.environ.get("OBLIVIATE_BENCH_DIR"), "benchmarks", Path(__file__).resolve().parents[3] / "benchmarks"):
+    for cand in (
+        os.environ.get("OBLIVIATE_BENCH_DIR"),
+        "benchmarks",
+        Path(__file__).resolve().parents[3] / "benchmarks",
+    ):
         if cand and Path(cand).is_dir():
             return Path(cand)
-    raise ObliviateError("no benchmarks/ folder found; run from a source checkout of obliviate or set OBLIVIATE_BENCH_DIR")
+    raise ObliviateError(
+        "no benchmarks/ folder found; run from a source checkout of obliviate or set OBLIVIATE_BENCH_DIR"
+    )
 
 
 def _summary(path: Path) -> str:
@@ -42,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:28s} {_summary(path)}")
         return 0
     if args.name not in scripts:
-        raise ObliviateError(f"unknown benchmark {args.name!r}; run `obliviate bench` to list them ({', '.join(scripts)})")
+        raise ObliviateError(
+            f"unknown benchmark {args.name!r}; run `obliviate bench` to list them ({', '.join(scripts)})"
+        )
     extra = [a for a in args.args if a != "--"]
     return subprocess.call([sys.executable, str(scripts[args.name]), *extra])
 
