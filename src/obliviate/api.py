@@ -85,7 +85,9 @@ def stop_threshold(cfg: RunConfig) -> float:
     if drop and not cfg.data.retain:
         raise ObliviateError("stop_retain_drop needs retain data to measure accuracy on; set data.retain")
     if drop is None:
-        return DEFAULT_STOP_DROP if len(cfg.data.forget) > 1 and cfg.data.retain else 0.0
+        from obliviate.data import num_requests
+
+        return DEFAULT_STOP_DROP if num_requests(cfg.data) > 1 and cfg.data.retain else 0.0
     return drop
 
 
@@ -146,10 +148,10 @@ def check_config(cfg: RunConfig) -> Any:
 
 def build_all_data(cfg: RunConfig, tokenizer: Any, method: Any) -> list[Any]:
     """Tokenised data of every forget request (retain / holdout loaded once and shared)."""
-    from obliviate.data import build_data
+    from obliviate.data import build_data, num_requests
 
     datas = []
-    for r in range(len(cfg.data.forget)):
+    for r in range(num_requests(cfg.data)):
         need_alt = bool(getattr(method, "needs_alt", False))
         datas.append(build_data(cfg.data, tokenizer, need_alt=need_alt, request=r, seed=cfg.train.seed))
     return datas

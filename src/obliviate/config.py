@@ -54,6 +54,7 @@ class DataConfig:
     txt_window: int = 128  # token window for plain .txt files
     chat_template: bool = False  # wrap prompts with tokenizer.apply_chat_template
     refusals: str | None = None  # file with one refusal answer per line (idknll / dpo); built-in list otherwise
+    split_requests: int = 1  # continual unlearning: cut each forget set into this many sequential requests
 
 
 @dataclass
@@ -93,7 +94,7 @@ class RunConfig:
     stop_retain_drop: float | None = (
         None  # continual unlearning: stop a request when retain accuracy drops more (0.03 = 3 %)
     )
-    # (None: 0.03 when data.forget lists several requests, off for one; 0: off)
+    # (None: 0.03 when there are several requests (data.forget entries x data.split_requests), off for one; 0: off)
     stop_check_every: int = 0  # optimiser steps between retain-accuracy checks (0: about 10 checks per request)
 
 

@@ -45,7 +45,7 @@ def test_identical_forget_and_retain_is_an_error(tokenizer):
     ("forget", "req", "message"),
     [
         ([], 0, "no forget set given; set data.forget"),
-        ([FORGET], 1, "request 1 out of range: data.forget lists 1"),
+        ([FORGET], 1, "request 1 out of range: the data section gives 1 forget request"),
     ],
 )
 def test_bad_requests(tokenizer, forget, req, message):
@@ -57,3 +57,20 @@ def test_empty_forget_set(tokenizer, tmp_path):
     (tmp_path / "f.jsonl").write_text("")
     with pytest.raises(ObliviateError, match="is empty"):
         build_data(DataConfig(forget=[str(tmp_path / "f.jsonl")]), tokenizer)
+
+
+def test_split_requests_cuts_one_forget_set_between_people(tokenizer, tmp_path):
+    import json
+
+    rows = [{"prompt": f"Q{i} about P{i // 3}?", "answer": f"A{i}", "person": f"P{i // 3}"} for i in range(12)]
+    path = tmp_path / "people.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = DataConfig(forget=[str(path)], split_requests=3)
+    parts = [build_data(cfg, tokenizer, request=r) for r in range(3)]
+    people = [{row["person"] for row in d.forget_rows} for d in parts]
+    assert people == [{"P0"}, {"P1", "P2"}, {"P3"}]  # 4 people in 3 parts, never split within a person
+    assert sum(len(d.forget) for d in parts) == 12 and parts[1].stats["forget_spec"].endswith("(part 2/3)")
+    with pytest.raises(ObliviateError, match="request 3 out of range"):
+        build_data(cfg, tokenizer, request=3)
+    with pytest.raises(ObliviateError, match="only 4 people"):
+        build_data(DataConfig(forget=[str(path)], split_requests=5), tokenizer)

@@ -23,6 +23,7 @@ UNLEARN_EXAMPLES = """examples:
 
   # continual unlearning: three forget requests, each starting from the previous result:
   obliviate unlearn --config configs/smoke_tiny.yaml "data.forget=[a.jsonl,b.jsonl,c.jsonl]" output_dir=runs/seq
+  obliviate unlearn --config configs/mari_tiny.yaml data.split_requests=3 output_dir=runs/seq3   # world split in 3
 
   # continue an interrupted run (same output_dir):
   obliviate unlearn --config configs/smoke_tiny.yaml output_dir=runs/smoke --resume

@@ -83,6 +83,31 @@ def check_overlap(forget_rows: Rows, retain_rows: Rows) -> int:
     return overlap
 
 
+def num_requests(data_cfg: DataConfig) -> int:
+    """How many sequential forget requests the data section describes: each ``data.forget`` entry, cut into
+    ``data.split_requests`` parts."""
+    if data_cfg.split_requests < 1:
+        raise ObliviateError(f"data.split_requests must be >= 1 (got {data_cfg.split_requests})")
+    return len(data_cfg.forget) * data_cfg.split_requests
+
+
+def request_part(rows: Rows, part: int, data_cfg: DataConfig) -> Rows:
+    """Part ``part`` of ``data.split_requests`` contiguous parts of ``rows``. Rows that name a ``person`` (the
+    built-in world, TOFU-like data) are cut between people, so one person's facts are deleted in one request."""
+    k = data_cfg.split_requests
+    if k == 1:
+        return rows
+    keys = [r.get("person", i) for i, r in enumerate(rows)]
+    groups = list(dict.fromkeys(keys))  # unique, in order of appearance
+    if len(groups) < k:
+        raise ObliviateError(
+            f"data.split_requests={k} but the forget set has only {len(groups)} people/rows; use at most {len(groups)}"
+        )
+    bounds = [round(i * len(groups) / k) for i in range(k + 1)]
+    chosen = set(groups[bounds[part] : bounds[part + 1]])
+    return [r for r, key in zip(rows, keys) if key in chosen]
+
+
 def build_data(
     data_cfg: DataConfig, tokenizer: Any, *, need_alt: bool = False, request: int = 0, seed: int = 0
 ) -> UnlearnData:
@@ -102,10 +127,13 @@ def build_data(
         raise ObliviateError(
             "no forget set given; set data.forget to a file, dataset or world:<split> (e.g. world:forget10)"
         )
-    if not 0 <= request < len(data_cfg.forget):
-        raise ObliviateError(f"request {request} out of range: data.forget lists {len(data_cfg.forget)} forget set(s)")
-    spec = data_cfg.forget[request]
-    forget_rows = load_rows(spec, column=data_cfg.column)
+    n = num_requests(data_cfg)
+    if not 0 <= request < n:
+        raise ObliviateError(f"request {request} out of range: the data section gives {n} forget request(s)")
+    spec = data_cfg.forget[request // data_cfg.split_requests]
+    forget_rows = request_part(load_rows(spec, column=data_cfg.column), request % data_cfg.split_requests, data_cfg)
+    if data_cfg.split_requests > 1:
+        spec = f"{spec} (part {request % data_cfg.split_requests + 1}/{data_cfg.split_requests})"
     retain_rows = load_rows(data_cfg.retain, column=data_cfg.column) if data_cfg.retain else None
     holdout_rows = load_rows(data_cfg.holdout, column=data_cfg.column) if data_cfg.holdout else None
     overlap = check_overlap(forget_rows, retain_rows) if retain_rows else 0
