@@ -125,7 +125,7 @@ def main() -> None:
     out = {"baseline": res.baseline, "rounds": res.rounds, "final": res.final, "attack": res.attack,
            "stop_reason": res.stop_reason, "time_s": round(time.time() - t0, 1), "mode": args.mode}  # fmt: skip
     lines = ["SmolLM2-135M-Instruct (Q4_1 GGUF, dequantised to fp32) forgetting the Harry Potter universe "
-             f"({args.mode}, {args.steps} steps per round, {out['time_s']} s).", "",
+             f"({args.mode}, lam_neg {args.lam_neg}, {args.steps} steps per round, {out['time_s']} s).", "",
              "| stage | probe_rate ↓ | general_ppl ↓ | revealed reward | forget rows |", "|---|---|---|---|---|",
              f"| original | {res.baseline['probe_rate']:.2f} | {res.baseline['general_ppl']:.2f} | | |"]  # fmt: skip
     for r in res.rounds:
