@@ -139,3 +139,23 @@ def test_validate_reports_without_training(run_overrides, tmp_path):
     assert report["requests"][0]["rows"] == 6 and report["requests"][0]["truncated"] > 0
     assert report["retain"]["rows"] == 15 and report["options"]["gamma"] == 1.0
     assert report["output"]["status"] == "new" and not (tmp_path / "run").exists()
+
+
+def test_method_options_take_nested_defaults_from_the_parent_field():
+    from dataclasses import dataclass, field
+
+    from obliviate.api import method_options
+    from obliviate.methods.base import RetainTerm
+
+    @dataclass
+    class Inner:
+        retain: RetainTerm = field(default_factory=lambda: RetainTerm(kind="kl", weight=2.0))
+        beta: float = 0.5
+
+    @dataclass
+    class Outer:
+        inner: Inner = field(default_factory=lambda: Inner(beta=0.25))
+        steps: int = 3
+
+    opts = {o["name"]: o["default"] for o in method_options(Outer)}
+    assert opts == {"inner.retain.kind": "'kl'", "inner.retain.weight": "2.0", "inner.beta": "0.25", "steps": "3"}

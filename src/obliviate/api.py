@@ -137,7 +137,8 @@ def check_config(cfg: RunConfig) -> Any:
     stop_threshold(cfg)
     if cfg.lora.enabled and cfg.lora.output not in OUTPUTS:
         raise ObliviateError(f"lora.output must be one of {', '.join(OUTPUTS)} (got {cfg.lora.output!r})")
-    if not cfg.data.forget:
+    # A method with its own pipeline (reveal_release) generates its forget data; every other one needs data.forget.
+    if not cfg.data.forget and getattr(type(method), "pipeline", None) is None:
         raise ObliviateError("no forget set given; set data.forget to a file, dataset or world:<split>")
     if getattr(method, "needs_retain", False) and not cfg.data.retain:
         raise ObliviateError(f"method {cfg.method.name!r} needs retain data; set data.retain")
@@ -302,7 +303,7 @@ def validate(cfg: RunConfig) -> dict[str, Any]:
     status = output_status(cfg)
     model = describe_model(cfg.model)
     tokenizer = load_tokenizer(cfg.model)
-    datas = build_all_data(cfg, tokenizer, method)
+    datas = build_all_data(cfg, tokenizer, method) if cfg.data.forget else []  # none: the method reveals its own
     requests = [
         {
             "forget": d.stats.get("forget_spec"),
@@ -313,7 +314,7 @@ def validate(cfg: RunConfig) -> dict[str, Any]:
         for d in datas
     ]
     split = {k: {s: datas[0].stats[k][s] for s in ("rows", "examples", "truncated")} for k in ("retain", "holdout")
-             if k in datas[0].stats}  # fmt: skip
+             if datas and k in datas[0].stats}  # fmt: skip
     return {
         "method": cfg.method.name,
         "options": asdict(from_dict(type(method).Config, cfg.method.args, "method.args")),
@@ -343,21 +344,25 @@ def _field_comments(cls: type) -> dict[str, str]:
 _FIELD_LINE = re.compile(r"^\s+(\w+)\s*:[^#]*#\s*(.+)$")
 
 
-def method_options(config_cls: type, prefix: str = "") -> list[dict[str, str]]:
+def method_options(config_cls: type, prefix: str = "", instance: Any = None) -> list[dict[str, str]]:
     """The options of a method Config dataclass: ``{"name", "type", "default", "help"}``, nested ones flattened
-    (``retain.kind``). Help comes from ``field(metadata={"help": ...})`` or the field line's ``# comment``."""
+    (``retain.kind``). Help comes from ``field(metadata={"help": ...})`` or the field line's ``# comment``.
+    ``instance`` supplies the defaults of a nested config (its parent field's default, which may differ from the
+    nested class's own defaults)."""
     comments = _field_comments(config_cls)
     hints = typing.get_type_hints(config_cls)
     out = []
     for f in dataclasses.fields(config_cls):
-        default = f.default if f.default is not dataclasses.MISSING else None
-        if f.default_factory is not dataclasses.MISSING:
+        if instance is not None:
+            default = getattr(instance, f.name)
+        elif f.default_factory is not dataclasses.MISSING:
             default = f.default_factory()
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else None
         help_ = f.metadata.get("help") or comments.get(f.name, "")
-        if dataclasses.is_dataclass(default):
-            nested = method_options(type(default), f"{prefix}{f.name}.")
-            for opt, value in zip(nested, dataclasses.asdict(default).values()):
-                opt["default"] = repr(value)
+        if dataclasses.is_dataclass(default) and not isinstance(default, type):
+            nested = method_options(type(default), f"{prefix}{f.name}.", default)
+            for opt in nested:
                 opt["help"] = opt["help"] or help_
             out += nested
             continue

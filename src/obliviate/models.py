@@ -23,7 +23,8 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w\-.]*(/[\w\-.]+)?$")
 
 
 def resolve_path(spec: str) -> str:
-    """A local folder or hub id for ``spec``; ``world:<preset>`` is built or fetched from the built-in world's cache.
+    """A local folder or hub id for ``spec``; ``world:<preset>`` / ``task:<name>`` are built or fetched from the
+    built-in world's / tasks' cache.
 
     Raises:
         ObliviateError: ``spec`` is neither an existing local path nor something shaped like a hub id.
@@ -32,6 +33,10 @@ def resolve_path(spec: str) -> str:
         from obliviate.world import resolve_model_path  # lazy: the world package pulls in its generator
 
         return str(resolve_model_path(spec[len("world:") :]))
+    if spec.startswith("task:"):
+        from obliviate.reveal.tasks import get_task  # a built-in Reveal-and-Release task's model (built on demand)
+
+        return str(get_task(spec[len("task:") :]).model_dir())
     p = Path(spec).expanduser()
     if p.exists():
         return str(p)
@@ -39,7 +44,7 @@ def resolve_path(spec: str) -> str:
         return spec  # let transformers try the hub (fails below with a clear message when offline)
     raise ObliviateError(
         f"model path {spec!r} does not exist; pass an existing local model folder, a Hugging Face hub id "
-        "(e.g. HuggingFaceTB/SmolLM2-135M) or world:tiny for the built-in world's model"
+        "(e.g. HuggingFaceTB/SmolLM2-135M), world:tiny (the built-in world's model) or task:toxicity (a task's)"
     )
 
 
