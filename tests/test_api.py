@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from transformers import AutoModelForCausalLM
 from obliviate.api import unlearn, validate, work_dir
 from obliviate.config import load_config
 from obliviate.errors import ObliviateError
+from obliviate.methods.base import RetainTerm
 from obliviate.train import loop
 
 
@@ -141,21 +143,20 @@ def test_validate_reports_without_training(run_overrides, tmp_path):
     assert report["output"]["status"] == "new" and not (tmp_path / "run").exists()
 
 
+@dataclasses.dataclass
+class _Inner:
+    retain: RetainTerm = dataclasses.field(default_factory=lambda: RetainTerm(kind="kl", weight=2.0))
+    beta: float = 0.5
+
+
+@dataclasses.dataclass
+class _Outer:
+    inner: _Inner = dataclasses.field(default_factory=lambda: _Inner(beta=0.25))
+    steps: int = 3
+
+
 def test_method_options_take_nested_defaults_from_the_parent_field():
-    from dataclasses import dataclass, field
-
     from obliviate.api import method_options
-    from obliviate.methods.base import RetainTerm
 
-    @dataclass
-    class Inner:
-        retain: RetainTerm = field(default_factory=lambda: RetainTerm(kind="kl", weight=2.0))
-        beta: float = 0.5
-
-    @dataclass
-    class Outer:
-        inner: Inner = field(default_factory=lambda: Inner(beta=0.25))
-        steps: int = 3
-
-    opts = {o["name"]: o["default"] for o in method_options(Outer)}
+    opts = {o["name"]: o["default"] for o in method_options(_Outer)}
     assert opts == {"inner.retain.kind": "'kl'", "inner.retain.weight": "2.0", "inner.beta": "0.25", "steps": "3"}
