@@ -276,3 +276,46 @@ def answer_nll(
 def check_size(size: str, sizes: Sequence[str], task: str) -> None:
     if size not in sizes:
         raise ObliviateError(f"task {task!r} has sizes {', '.join(sizes)} (got {size!r}); e.g. task:{task}/test")
+
+
+class SyntheticTask:
+    """What the built-in tasks share: a seeded corpus of ``document``s over the prefix world, and a tiny model trained
+    on it through the one loop, cached under ``$OBLIVIATE_CACHE/reveal_tasks``. A task class sets ``name``,
+    ``size``, ``cfg`` (with ``seed``, ``n_docs``, ``model``) and ``world``, and defines ``document``."""
+
+    name: str
+    size: str
+    cfg: Any
+    world: PrefixWorld
+
+    def document(self, prefix: tuple[str, ...], rng: random.Random, kind: str | None = None) -> dict[str, str]:
+        raise NotImplementedError
+
+    def corpus(self) -> list[dict[str, str]]:
+        rng = random.Random(f"{self.name}-corpus:{self.cfg.seed}")
+        return [self.document(rng.choice(self.world.prefixes), rng) for _ in range(self.cfg.n_docs)]
+
+    @property
+    def key(self) -> str:
+        return config_hash(self.cfg)
+
+    def save_extra(self, folder: Path) -> None:
+        """Write task-specific artefacts next to ``model/`` when the task is built (none by default)."""
+
+    def build(self, rebuild: bool = False, progress: bool = True) -> Path:
+        """The cached task folder (``model/`` and any extras), trained on first use."""
+
+        def make(tmp: Path) -> None:
+            model, tok = train_task_model(self.corpus(), self.cfg.model, progress=progress)
+            model.save_pretrained(tmp / "model")
+            tok.save_pretrained(tmp / "model")
+            self.save_extra(tmp)
+
+        return cached_build(f"{self.name}-{self.size}", self.key, make, rebuild)
+
+    def model_dir(self, rebuild: bool = False, progress: bool = True) -> Path:
+        return self.build(rebuild, progress) / "model"
+
+    def pool(self, n: int | None = None, seed: int = 0) -> list[str]:
+        """Instruction prefixes Reveal may search (the pool half of the prefix space; ``n`` of them, seeded)."""
+        return self.world.pool(n, seed)

@@ -19,8 +19,6 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,11 +26,9 @@ import numpy as np
 from obliviate.reveal.tasks.base import (
     ModelSpec,
     PrefixWorld,
-    cached_build,
+    SyntheticTask,
     check_size,
-    config_hash,
     prefix_text,
-    train_task_model,
 )
 
 KINDS = ("code", "math", "text")
@@ -90,7 +86,7 @@ SIZES = {
 }
 
 
-class CodeTask:
+class CodeTask(SyntheticTask):
     """The code-vs-math world, its cached model and its metrics (see the module docstring)."""
 
     name = "code"
@@ -131,28 +127,6 @@ class CodeTask:
     def document(self, prefix: tuple[str, ...], rng: random.Random, kind: str | None = None) -> dict[str, str]:
         kind = kind or self.world.sample_kind(prefix, rng)
         return {"prompt": prefix_text(prefix), "answer": self.body(kind, rng), "kind": kind}
-
-    def corpus(self) -> list[dict[str, str]]:
-        rng = random.Random(f"code-corpus:{self.cfg.seed}")
-        return [self.document(rng.choice(self.world.prefixes), rng) for _ in range(self.cfg.n_docs)]
-
-    @cached_property
-    def key(self) -> str:
-        return config_hash(self.cfg)
-
-    def build(self, rebuild: bool = False, progress: bool = True) -> Path:
-        def make(tmp: Path) -> None:
-            model, tok = train_task_model(self.corpus(), self.cfg.model, progress=progress)
-            model.save_pretrained(tmp / "model")
-            tok.save_pretrained(tmp / "model")
-
-        return cached_build(f"{self.name}-{self.size}", self.key, make, rebuild)
-
-    def model_dir(self, rebuild: bool = False, progress: bool = True) -> Path:
-        return self.build(rebuild, progress) / "model"
-
-    def pool(self, n: int | None = None, seed: int = 0) -> list[str]:
-        return self.world.pool(n, seed)
 
     def reward_scorer(self) -> ProgramScorer:
         return ProgramScorer()

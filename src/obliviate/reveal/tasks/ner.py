@@ -18,8 +18,6 @@ import dataclasses
 import random
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,11 +26,9 @@ from obliviate.reveal.scorers import LexiconScorer, Scorer
 from obliviate.reveal.tasks.base import (
     ModelSpec,
     PrefixWorld,
-    cached_build,
+    SyntheticTask,
     check_size,
-    config_hash,
     prefix_text,
-    train_task_model,
 )
 from obliviate.world.lexicon import ARCHAIC, PLAIN, WordMaker
 
@@ -82,7 +78,7 @@ def f1(pred: set, gold: set) -> tuple[int, int, int]:
     return len(pred & gold), len(pred), len(gold)
 
 
-class NerTask:
+class NerTask(SyntheticTask):
     """The NER world, its cached model and its metrics (see the module docstring)."""
 
     name = "ner"
@@ -123,28 +119,6 @@ class NerTask:
         sent, gold = self.sentence(kind, rng)
         ann = " ".join(f"{n} {t} ;" for n, t in gold)
         return {"prompt": prefix_text(prefix), "answer": f"ner : {sent} => {ann}", "kind": kind}
-
-    def corpus(self) -> list[dict[str, str]]:
-        rng = random.Random(f"ner-corpus:{self.cfg.seed}")
-        return [self.document(rng.choice(self.world.prefixes), rng) for _ in range(self.cfg.n_docs)]
-
-    @cached_property
-    def key(self) -> str:
-        return config_hash(self.cfg)
-
-    def build(self, rebuild: bool = False, progress: bool = True) -> Path:
-        def make(tmp: Path) -> None:
-            model, tok = train_task_model(self.corpus(), self.cfg.model, progress=progress)
-            model.save_pretrained(tmp / "model")
-            tok.save_pretrained(tmp / "model")
-
-        return cached_build(f"{self.name}-{self.size}", self.key, make, rebuild)
-
-    def model_dir(self, rebuild: bool = False, progress: bool = True) -> Path:
-        return self.build(rebuild, progress) / "model"
-
-    def pool(self, n: int | None = None, seed: int = 0) -> list[str]:
-        return self.world.pool(n, seed)
 
     def reward_scorer(self) -> Scorer:
         return LexiconScorer(words=self.people, mode="count", saturate=2, case_sensitive=True)

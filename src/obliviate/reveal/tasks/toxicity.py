@@ -20,7 +20,6 @@ import dataclasses
 import json
 import random
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +29,10 @@ from obliviate.reveal.scorers import BowScorer, LexiconScorer, Scorer
 from obliviate.reveal.tasks.base import (
     ModelSpec,
     PrefixWorld,
+    SyntheticTask,
     answer_nll,
-    cached_build,
     check_size,
-    config_hash,
     prefix_text,
-    train_task_model,
 )
 from obliviate.world.lexicon import Syllables, WordMaker
 
@@ -77,7 +74,7 @@ SIZES = {
 }
 
 
-class ToxicityTask:
+class ToxicityTask(SyntheticTask):
     """The toxicity world, its cached model and its metrics (see the module docstring)."""
 
     name = "toxicity"
@@ -119,32 +116,8 @@ class ToxicityTask:
         kind = kind or self.world.sample_kind(prefix, rng)
         return {"prompt": prefix_text(prefix), "answer": self.body(kind, rng), "kind": kind}
 
-    def corpus(self) -> list[dict[str, str]]:
-        rng = random.Random(f"toxicity-corpus:{self.cfg.seed}")
-        return [self.document(rng.choice(self.world.prefixes), rng) for _ in range(self.cfg.n_docs)]
-
-    # ---- model, pool, scorers ----
-    @cached_property
-    def key(self) -> str:
-        return config_hash(self.cfg)
-
-    def build(self, rebuild: bool = False, progress: bool = True) -> Path:
-        """The cached task folder (``model/`` + ``bow.json``), trained on first use."""
-
-        def make(tmp: Path) -> None:
-            model, tok = train_task_model(self.corpus(), self.cfg.model, progress=progress)
-            model.save_pretrained(tmp / "model")
-            tok.save_pretrained(tmp / "model")
-            (tmp / "bow.json").write_text(json.dumps(self._fit_bow()))
-
-        return cached_build(f"{self.name}-{self.size}", self.key, make, rebuild)
-
-    def model_dir(self, rebuild: bool = False, progress: bool = True) -> Path:
-        return self.build(rebuild, progress) / "model"
-
-    def pool(self, n: int | None = None, seed: int = 0) -> list[str]:
-        """Instruction prefixes Reveal may search (the pool half of the prefix space; ``n`` of them, seeded)."""
-        return self.world.pool(n, seed)
+    def save_extra(self, folder: Path) -> None:
+        (folder / "bow.json").write_text(json.dumps(self._fit_bow()))
 
     def eval_scorer(self) -> Scorer:
         return LexiconScorer(words=self.insults)
