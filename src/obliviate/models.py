@@ -48,6 +48,13 @@ def resolve_path(spec: str) -> str:
     )
 
 
+def _unloadable(src: str, err: Exception) -> ObliviateError:
+    return ObliviateError(
+        f"could not load model {src!r} ({str(err).splitlines()[0]}); pass an existing local model folder, "
+        "or a hub id while the Hugging Face Hub is reachable"
+    )
+
+
 def _dtype(name: str) -> torch.dtype:
     if name not in DTYPES:
         raise ObliviateError(f"model.dtype must be one of {', '.join(DTYPES)} (got {name!r})")
@@ -80,10 +87,7 @@ def _load_model(src: str, cfg: ModelConfig):
     try:
         model = AutoModelForCausalLM.from_pretrained(src, **kwargs)
     except OSError as e:
-        raise ObliviateError(
-            f"could not load model {src!r} ({str(e).splitlines()[0]}); pass an existing local model folder, "
-            "or a hub id while the Hugging Face Hub is reachable"
-        ) from None
+        raise _unloadable(src, e) from None
     except ValueError as e:
         if "trust_remote_code" in str(e):
             raise ObliviateError(
@@ -160,10 +164,7 @@ def describe_model(cfg: ModelConfig) -> dict:
     try:
         config = AutoConfig.from_pretrained(src, **kwargs)
     except (OSError, ValueError) as e:
-        raise ObliviateError(
-            f"could not load model {src!r} ({str(e).splitlines()[0]}); pass an existing local model folder, "
-            "or a hub id while the Hugging Face Hub is reachable"
-        ) from None
+        raise _unloadable(src, e) from None
     archs = getattr(config, "architectures", None) or [config.model_type]
     return {"path": cfg.path, "resolved": src, "architecture": archs[0], "vocab_size": config.vocab_size}
 
