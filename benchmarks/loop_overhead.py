@@ -19,13 +19,13 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from obliviate import losses
 from obliviate.config import TrainConfig
 from obliviate.data import UnlearnData, collate
+from obliviate.methods.base import MethodDefaults
 from obliviate.train.loop import train
 from obliviate.types import LossOutput
 
 
-class NLL:
+class NLL(MethodDefaults):
     Config = dict
-    needs_reference = needs_retain = needs_alt = False
 
     def loss(self, model, forget, retain, ref):
         nll = losses.masked_mean_nll(model(**forget.model_inputs()).logits, forget.labels)

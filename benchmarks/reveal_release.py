@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from obliviate.config import TrainConfig
-from obliviate.methods.reveal_release import AscentConfig, RevealReleaseConfig
+from obliviate.reveal.objective import AscentConfig, RevealReleaseConfig
 from obliviate.reveal.generate import ForgetSetConfig, SampleConfig
 from obliviate.reveal.release import Evaluation, reveal_and_release
 from obliviate.reveal.runner import RevealConfig
@@ -71,9 +71,9 @@ def run_oracle(task, path, n: int, steps: int, lam_neg: float) -> dict:
     """One negate round fitted on the task's true forget documents (no Reveal)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from obliviate.methods.reveal_release import RevealRelease
+    from obliviate.reveal.objective import RevealRelease
     from obliviate.reveal import olora
-    from obliviate.reveal.tasks.base import rows_to_data
+    from obliviate.train.memorise import rows_to_data
     from obliviate.train.loop import train
 
     model, tok = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)

@@ -156,7 +156,7 @@ class _Outer:
 
 
 def test_method_options_take_nested_defaults_from_the_parent_field():
-    from obliviate.api import method_options
+    from obliviate.cli.unlearn import method_options
 
     opts = {o["name"]: o["default"] for o in method_options(_Outer)}
     assert opts == {"inner.retain.kind": "'kl'", "inner.retain.weight": "2.0", "inner.beta": "0.25", "steps": "3"}

@@ -4,12 +4,15 @@ option checks, output-folder rules and the recipe table."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from obliviate.bench import SELECTION_RULE, recipes_from_results, select_run
 from obliviate.cli import main
+from obliviate.cli.tables import leaderboard_table
 from obliviate.config import from_dict
-from obliviate.demo import DEFAULT_METHODS, RECIPES, leaderboard_table, prepare_out, resolve_methods
+from obliviate.demo import DEFAULT_METHODS, RECIPES, prepare_out, resolve_methods
 from obliviate.demo_recipes import NOT_IN_DEMO
 from obliviate.errors import ObliviateError
 from obliviate.methods import METHODS
@@ -112,3 +115,31 @@ def test_demo_rejects_bad_options(tmp_path, capsys):
     assert "preset" in capsys.readouterr().err
     assert main(["demo", "--steps", "0", "--out", str(tmp_path / "d"), "--no-progress"]) == 2
     assert not (tmp_path / "d").exists()  # nothing written for bad options
+
+
+def _run(forget, retain, general=1.0, status="ok"):
+    return {"status": status, "metrics": {"forget_acc": forget, "retain_acc": retain, "general_acc": general}}
+
+
+def test_select_run_keeps_retain_and_general_then_nears_gold():
+    original, gold = _run(1.0, 1.0), _run(0.05, 1.0)
+    runs = [
+        _run(0.05, 0.90),  # gold-level forgetting, but retain below 95 % of the original's
+        _run(0.30, 0.99),
+        _run(0.10, 0.96, general=0.5),  # general knowledge below 60 %
+        _run(0.20, 0.95),
+        _run(0.0, 0.0, status="failed"),
+    ]
+    assert select_run(runs, original, gold) == (3, True)
+    assert select_run(runs[:1] + runs[2:3], original, gold) == (1, False)  # none keeps both: best retain
+    tie = [_run(0.10, 0.96), _run(0.0, 0.99)]  # both 0.05 from gold: the higher retain accuracy wins
+    assert select_run(tie, original, gold) == (1, True)
+    with pytest.raises(ObliviateError, match="no run"):
+        select_run(runs[4:], original, gold)
+
+
+def test_recipes_are_the_committed_grid_selection():
+    """RECIPES is what benchmarks/demo_recipes.py regenerates from its committed results file."""
+    doc = json.loads((Path(__file__).resolve().parents[1] / "benchmarks/results/demo_recipes.json").read_text())
+    assert recipes_from_results(doc) == RECIPES
+    assert all(run["recipe"]["lr"] > 0 for run in doc["runs"]) and doc["selection_rule"] == SELECTION_RULE

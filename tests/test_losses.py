@@ -30,12 +30,11 @@ def example() -> tuple[torch.Tensor, torch.Tensor]:
     return logits, labels
 
 
-def test_shift_aligns_logits_with_next_tokens() -> None:
-    logits, labels = example()
-    lg, tgt, mask = losses.shift(logits, labels)
-    assert lg.shape == (2, 2, 3)
-    assert tgt.tolist() == [[1, 0], [2, 0]]  # the ignored target is replaced by a safe index 0 ...
-    assert mask.tolist() == [[True, True], [True, False]]  # ... and masked out
+def test_next_token_targets_shift_the_labels_not_the_logits() -> None:
+    _, labels = example()
+    tgt = losses.next_token_targets(labels)
+    assert tgt.shape == labels.shape  # aligned with the unshifted (B, T, V) logits: no copy of them
+    assert tgt.tolist() == [[1, 0, -100], [2, -100, -100]]  # position t predicts labels[:, t + 1]; none at the end
 
 
 def test_token_logprobs() -> None:

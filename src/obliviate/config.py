@@ -1,7 +1,7 @@
 """Typed run configuration: dataclass defaults <- flat YAML preset <- ``key.sub=value`` overrides. Strict.
 
 Unknown keys and type mismatches fail with one line naming the key and the fix; the resolved config is saved into
-every run directory (see :func:`obliviate.utils.io.save_resolved`).
+every run directory as its ``config.yaml`` (see :func:`obliviate.runs.start`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class ModelConfig:
     dtype: str = "fp32"  # fp32 | bf16 (weights); see train.bf16 for autocast
     trust_remote_code: bool = False  # off unless you trust the model repository's code
     gguf_file: str | None = None  # load a .gguf file inside `path` (dequantised to dtype)
+    allow_pickle: bool = False  # load pickle weights (pytorch_model.bin): they can run code; safetensors otherwise
 
 
 @dataclass
@@ -145,10 +146,16 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         except (TypeError, ValueError):
             raise ConfigError(f"{key}: expected a number, got {value!r}") from None
     if tp is str:
+        if value is None:
+            raise ConfigError(f"{key}: expected a string, got null")
         if isinstance(value, (dict, list)):
             raise ConfigError(f"{key}: expected a string, got {value!r}")
         return str(value)
     if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict) and not isinstance(value, tp):
+            names = [f.name for f in dataclasses.fields(tp)]
+            shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+            raise ConfigError(f"{key}: expected a mapping of options ({shown}), got {value!r}; e.g. {key}.{names[0]}=")
         return from_dict(tp, value, key)
     return value
 
@@ -164,6 +171,16 @@ def _with_field_default(f: dataclasses.Field, value: Any) -> Any:
     return value
 
 
+def _nested_spelling(key: str, hints: dict[str, Any]) -> list[str]:
+    """``retain_weight`` -> ``["retain.weight"]`` when field ``retain`` is a dataclass with a ``weight`` field (an
+    old flat key of an option that moved into a group)."""
+    for name, tp in hints.items():
+        rest = key[len(name) + 1 :] if key.startswith(f"{name}_") else ""
+        if rest and dataclasses.is_dataclass(tp) and rest in {f.name for f in dataclasses.fields(tp)}:
+            return [f"{name}.{rest}"]
+    return []
+
+
 def from_dict(cls: type, data: Any, prefix: str = "") -> Any:
     """Build dataclass ``cls`` from a (nested) mapping; unknown keys fail with a close-name suggestion."""
     if isinstance(data, cls):
@@ -176,7 +193,7 @@ def from_dict(cls: type, data: Any, prefix: str = "") -> Any:
     for k, v in data.items():
         key = f"{prefix}.{k}" if prefix else str(k)
         if k not in fields:
-            close = difflib.get_close_matches(str(k), list(fields), n=1)
+            close = _nested_spelling(str(k), hints) or difflib.get_close_matches(str(k), list(fields), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else f" Known keys: {', '.join(fields)}"
             raise ConfigError(f"unknown config key {key!r}.{hint}")
         kwargs[k] = _coerce(_with_field_default(fields[k], v), hints[k], key)
@@ -193,9 +210,20 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like key=value (e.g. train.lr=1e-4)")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw.strip() else ""
-        node = out
         parts = key.strip().split(".")
+        if not all(parts):
+            raise ConfigError(f"override {item!r} has an empty key part; write dotted keys like train.lr=1e-4")
+        try:
+            if any(isinstance(t, yaml.TagToken) for t in yaml.scan(raw)):  # !!python/..., !!binary: plain values only
+                raise ConfigError(
+                    f"override {item!r} carries a YAML tag; tags are not allowed in overrides: give a plain value "
+                    "(quote it if it starts with '!')"
+                )
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as e:
+            first = str(e).splitlines()[0]
+            raise ConfigError(f"override {item!r}: the value is not valid YAML ({first}); quote it") from None
+        node = out
         for p in parts[:-1]:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):

@@ -17,13 +17,14 @@ Output folder::
     eval_cache/                   per-metric cache shared by every evaluation (reference metrics are computed once)
     report/report.html, .md       :func:`obliviate.report.write_report` over all of the above
 
-The per-method hyperparameters are in :mod:`obliviate.demo_recipes` (with how they were chosen).
+The per-method hyperparameters are in :mod:`obliviate.demo_recipes`, generated from a recorded grid by
+``benchmarks/demo_recipes.py``. Running, evaluating and certifying a method is :mod:`obliviate.bench` (shared with
+the benchmarks); the demo pins PyTorch to one thread (:func:`obliviate.utils.repro.fixed_threads`) so its numbers
+are the same on every machine of a kind. The terminal table is :func:`obliviate.cli.tables.leaderboard_table`.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -33,44 +34,16 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from obliviate.bench import Evaluator, WorldChoice, reference_row, run_row
 from obliviate.demo_recipes import DEFAULT_METHODS, DEMO_STEPS, FALLBACK, NOT_IN_DEMO, RECIPES, DemoRecipe
 from obliviate.errors import ObliviateError
 from obliviate.utils.io import atomic_write_json, provenance
+from obliviate.utils.repro import fixed_threads
 
-__all__ = ["DEFAULT_METHODS", "DEMO_STEPS", "RECIPES", "DemoRecipe", "DemoResult", "leaderboard_table", "run_demo"]
+__all__ = ["DEFAULT_METHODS", "DEMO_STEPS", "RECIPES", "DemoRecipe", "DemoResult", "run_demo"]
 
 CERTIFIED = ("mari",)  # runs that also get the MarI certificate (shown in the report's certificate section)
 CERT_RESAMPLES = 200  # bootstrap and permutation replicates of the certificate (obliviate certify's default: 500)
-
-# leaderboard.json keeps these metrics per row (eval.json holds everything); perplexity = exp(mean token NLL)
-HEADLINE = (
-    "forget_acc", "retain_acc", "holdout_acc", "general_acc", "forget_nll", "retain_nll", "holdout_nll",
-    "forget_truth_ratio", "forget_quality", "model_utility", "forget_rouge", "mia_min_k", "privleak",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class DemoWorld:
-    """The world a demo runs on: ``prefix`` is the world-spec option prefix (``correlated/seed=0/people=200/``)."""
-
-    preset: str = "tiny"
-    setting: str = "correlated"
-    forget_split: str = "forget10"
-    seed: int = 0
-    people: int = 200
-
-    @property
-    def prefix(self) -> str:
-        return f"{self.setting}/seed={self.seed}/people={self.people}/"
-
-    def split(self, kind: str) -> str:
-        """``world:`` data spec of the forget / retain / holdout split matching ``forget_split``."""
-        pct = int(self.forget_split.removeprefix("forget"))
-        return f"world:{self.prefix}{kind}{100 - pct if kind == 'retain' else pct:02d}"
-
-    def model(self, variant: str) -> str:
-        """World model spec (without ``world:``) of the ``full`` or ``gold`` variant."""
-        return f"{self.prefix}{self.preset}/" + ("full" if variant == "full" else f"gold-{self.forget_split}")
 
 
 @dataclass
@@ -82,19 +55,6 @@ class DemoResult:
     report: Path  # report.html
     times: dict[str, float]  # seconds: world, references, each method, report, total
     steps: int  # optimiser steps per method
-
-
-def check_world(world: DemoWorld) -> None:
-    """Validate the world choice before anything slow happens."""
-    from obliviate.world.people import SETTINGS
-    from obliviate.world.presets import PRESETS
-
-    if world.preset not in PRESETS:
-        raise ObliviateError(f"unknown preset {world.preset!r}; use one of {', '.join(PRESETS)} (e.g. --preset tiny)")
-    if world.setting not in SETTINGS:
-        raise ObliviateError(f"unknown setting {world.setting!r}; use one of {', '.join(SETTINGS)}")
-    if world.forget_split not in ("forget01", "forget05", "forget10"):
-        raise ObliviateError(f"unknown forget split {world.forget_split!r}; use forget01, forget05 or forget10")
 
 
 def resolve_methods(methods: Sequence[str] | str | None) -> list[str]:
@@ -115,9 +75,9 @@ def resolve_methods(methods: Sequence[str] | str | None) -> list[str]:
     if not names:
         raise ObliviateError("no methods given; pass --methods ga,npo (comma-separated) or --methods all")
     for n in names:
-        method_class(n)  # unknown names fail here with a suggestion
-        if n in NOT_IN_DEMO:
+        if n in NOT_IN_DEMO:  # before the method lookup: whole-run pipelines are not registered methods
             raise ObliviateError(f"the demo cannot run {n!r}: {NOT_IN_DEMO[n]}")
+        method_class(n)  # unknown names fail here with a suggestion
     return list(dict.fromkeys(names))
 
 
@@ -135,119 +95,6 @@ def prepare_out(out: Path, overwrite: bool) -> None:
             raise ObliviateError(f"--out {str(out)!r} holds an earlier demo; pass --overwrite to replace it")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-
-
-def run_config(name: str, world: DemoWorld, steps: int, run_dir: Path) -> Any:
-    """The :class:`RunConfig` of one method in the demo (its :data:`RECIPES` entry over the method defaults)."""
-    from obliviate.config import DataConfig, MethodSpec, ModelConfig, RunConfig, TrainConfig
-
-    r = RECIPES.get(name, FALLBACK)
-    return RunConfig(
-        model=ModelConfig(path=f"world:{world.model('full')}"),
-        data=DataConfig(
-            forget=[world.split("forget")],
-            retain=world.split("retain"),
-            holdout=world.split("holdout"),
-            max_length=64,  # world rows are at most ~30 tokens
-        ),
-        method=MethodSpec(name=name, args=dict(r.args)),
-        train=TrainConfig(
-            lr=r.lr, batch_size=r.batch_size, retain_batch_size=r.retain_batch_size, max_steps=steps, log_every=1
-        ),
-        output_dir=str(run_dir),
-        overwrite=True,
-    )
-
-
-@dataclass
-class _Evaluator:
-    """Evaluates models on the world suite against the same gold / original models, sharing one metric cache."""
-
-    world: DemoWorld
-    gold: Path
-    original: Path
-    cache: Path
-    options: Any
-
-    def __call__(self, model_dir: Path, run_dir: Path, *, references: bool = True) -> dict[str, Any]:
-        from obliviate.eval import evaluate
-
-        evaluate(
-            str(model_dir), suite="world", run_dir=run_dir, gold=str(self.gold), original=str(self.original),
-            data=self.world.prefix, splits={k: self.world.split(k) for k in ("forget", "holdout")},
-            options=self.options, cache_dir=self.cache, references=references, summary=False,
-        )  # fmt: skip
-        return json.loads((run_dir / "eval.json").read_text())
-
-
-def _row(name: str, role: str, doc: dict[str, Any] | None, run_dir: Path, **extra: Any) -> dict[str, Any]:
-    """One leaderboard row from an eval.json document (None when evaluation did not happen)."""
-    metrics: dict[str, float | None] = {}
-    for m in HEADLINE:
-        entry = (doc or {}).get("metrics", {}).get(m)
-        metrics[m] = entry["value"] if entry and entry["status"] == "ok" else None
-    for split in ("forget", "retain", "holdout"):
-        nll = metrics.get(f"{split}_nll")
-        metrics[f"{split}_ppl"] = math.exp(nll) if nll is not None else None
-    fq = (doc or {}).get("metrics", {}).get("forget_quality") or {}
-    metrics["forget_quality_ks"] = (fq.get("extra") or {}).get("ks_statistic") if fq.get("status") == "ok" else None
-    return {"name": name, "role": role, "run_dir": str(run_dir), "metrics": metrics, **extra}
-
-
-def _reference(role: str, path: Path, out: Path, evaluator: _Evaluator) -> dict[str, Any]:
-    from obliviate.world.build import read_record
-
-    ref_dir = out / role
-    t0 = time.time()
-    doc = evaluator(path, ref_dir, references=False)
-    what = "trained on every person" if role == "original" else "retrained without the forget people"
-    summary = {"role": role, "method": role, "model": str(path), "status": "ok", "description": what}
-    summary["build_time_s"] = read_record(path).get("build_time_s")
-    atomic_write_json(ref_dir / "summary.json", summary)
-    return _row(role, role, doc, ref_dir, eval_time_s=round(time.time() - t0, 2), status="ok")
-
-
-def _certify(model: Any, tokenizer: Any, run_dir: Path, evaluator: _Evaluator, progress: bool) -> None:
-    """Write the MarI certificate (certificate.json / .md) of an unlearned model, with the original's and gold's
-    beside it, on the evaluation splits (forget, retain_eval, holdout: as benchmarks/mari_vs_baselines.py)."""
-    from obliviate.config import ModelConfig
-    from obliviate.eval.certificate import certify, write_certificate
-    from obliviate.models import load_model_and_tokenizer
-    from obliviate.world import load_split_rows
-
-    w = evaluator.world
-    rows = {k: load_split_rows(w.split(k).removeprefix("world:")) for k in ("forget", "holdout")}
-    refs = {r: load_model_and_tokenizer(ModelConfig(path=str(p))) for r, p in (("original", evaluator.original),
-            ("gold", evaluator.gold))}  # fmt: skip
-    cert = certify(
-        model.eval(), tokenizer, rows["forget"], load_split_rows(f"{w.prefix}retain_eval"),
-        holdout_rows=rows["holdout"], original=refs["original"], gold=refs["gold"], max_length=64, batch_size=64,
-        n_boot=CERT_RESAMPLES, n_perm=CERT_RESAMPLES, progress=progress,
-        names={"model": str(run_dir / "model"), "original": str(evaluator.original), "gold": str(evaluator.gold)},
-    )  # fmt: skip
-    write_certificate(cert, run_dir)
-
-
-def _method(name: str, world: DemoWorld, steps: int, out: Path, evaluator: _Evaluator, progress: bool) -> dict:
-    """Unlearn with ``name`` and evaluate it; a failure (e.g. a diverging loss) becomes a ``failed`` row."""
-    from obliviate.api import unlearn
-
-    run_dir = out / "runs" / name
-    cfg = run_config(name, world, steps, run_dir)
-    recipe = {"lr": cfg.train.lr, "args": cfg.method.args, "tuned": name in RECIPES}
-    try:
-        result = unlearn(cfg, progress=progress)
-    except ObliviateError as e:
-        return _row(name, "run", None, run_dir, status="failed", error=str(e), recipe=recipe, steps=0)
-    t0 = time.time()
-    if name in CERTIFIED:
-        _certify(result.model, result.tokenizer, run_dir, evaluator, progress)
-    result.model = None  # evaluation reloads the saved model (its cache fingerprint is the folder's)
-    doc = evaluator(result.model_dir, run_dir)
-    return _row(
-        name, "run", doc, run_dir, status=result.summary["status"], recipe=recipe, steps=result.summary["steps"],
-        train_time_s=result.summary["time_s"], eval_time_s=round(time.time() - t0, 2),
-    )  # fmt: skip
 
 
 def run_demo(
@@ -288,8 +135,8 @@ def run_demo(
     from obliviate.eval import EvalOptions
 
     t_start = time.time()
-    world = DemoWorld(preset, setting, forget_split, seed, people)
-    check_world(world)
+    world = WorldChoice(preset, setting, forget_split, seed, people)
+    world.check()
     names = resolve_methods(methods)
     steps = DEMO_STEPS if steps is None else steps
     if steps < 1:
@@ -310,28 +157,26 @@ def run_demo(
         bar.update()
         return value
 
-    full, gold = timed("world", "world: full + gold models", lambda: _build_world(world, progress))
-    options = EvalOptions(batch_size=eval_batch_size, max_length=64, progress=progress)
-    ev = _Evaluator(world, gold, full, out / "eval_cache", options)
-    refs = (("original", full), ("gold", gold))
-    rows = timed("references", "evaluate original + gold", lambda: [_reference(r, p, out, ev) for r, p in refs])
-    for name in names:
-        label = f"{name}: unlearn + evaluate"
-        rows.append(timed(name, label, lambda n=name: _method(n, world, steps, out, ev, progress)))
-    board = {"settings": settings, "rows": rows, "times": times}
-    report = timed("report", "leaderboard + report", lambda: _write_outputs(out, board))
+    def method(name: str) -> dict[str, Any]:
+        resamples = CERT_RESAMPLES if name in CERTIFIED else None
+        row = run_row(name, RECIPES.get(name, FALLBACK), steps, out / "runs" / name, ev, certify_resamples=resamples,
+                      progress=progress)  # fmt: skip
+        return {**row, "recipe": {**row["recipe"], "tuned": name in RECIPES}}
+
+    with fixed_threads():  # the same numbers on every machine of a kind, whatever its core count
+        full, gold = timed("world", "world: full + gold models", lambda: world.build(progress))
+        options = EvalOptions(batch_size=eval_batch_size, max_length=64, progress=progress)
+        ev = Evaluator(world, gold, full, out / "eval_cache", options)
+        refs = (("original", full), ("gold", gold))
+        rows = timed("references", "evaluate original + gold", lambda: [reference_row(r, p, out, ev) for r, p in refs])
+        for name in names:
+            rows.append(timed(name, f"{name}: unlearn + evaluate", lambda n=name: method(n)))
+        board = {"settings": settings, "rows": rows, "times": times}
+        report = timed("report", "leaderboard + report", lambda: _write_outputs(out, board))
     bar.close()
     times["total"] = round(time.time() - t_start, 2)
     atomic_write_json(out / "leaderboard.json", board)  # again, with the report's and the total time
     return DemoResult(out, rows, report, times, steps)
-
-
-def _build_world(world: DemoWorld, progress: bool) -> tuple[Path, Path]:
-    """Paths of the full and gold models, trained on first use (then cached)."""
-    from obliviate.world import resolve_model_path
-
-    full, gold = (resolve_model_path(world.model(v), progress=progress) for v in ("full", "gold"))
-    return full, gold
 
 
 def _write_outputs(out: Path, board: dict[str, Any]) -> Path:
@@ -342,59 +187,3 @@ def _write_outputs(out: Path, board: dict[str, Any]) -> Path:
     rows = board["rows"]
     dirs = [out / "original", out / "gold"] + [Path(r["run_dir"]) for r in rows if r["role"] == "run"]
     return write_report([d for d in dirs if d.is_dir()], out / "report")
-
-
-# Terminal leaderboard (fits 80 columns): (metric key in a row's "metrics", column title, formatter)
-def _pct(v: float) -> str:
-    return f"{100 * v:.0f}"
-
-
-def _p(v: float) -> str:
-    return f"{v:.2f}" if v >= 0.01 else f"{v:.0e}".replace("e-0", "e-")
-
-
-COLUMNS = (
-    ("forget_acc", "forget\nacc %", _pct),
-    ("retain_acc", "retain\nacc %", _pct),
-    ("holdout_acc", "unseen\nacc %", _pct),
-    ("forget_ppl", "forget\nppl", lambda v: f"{v:#.3g}".rstrip(".") if v < 1000 else f"{v:.0f}"),
-    ("retain_ppl", "retain\nppl", lambda v: f"{v:#.3g}".rstrip(".") if v < 1000 else f"{v:.0f}"),
-    ("forget_quality", "forget\nqual.", _p),
-    ("model_utility", "\nutility", lambda v: f"{v:.2f}"),
-    ("privleak", "Priv\nLeak", lambda v: f"{v:+.0f}"),
-)
-
-
-def leaderboard_table(rows: list[dict[str, Any]], *, title: str = "obliviate demo") -> Any:
-    """A compact ``rich`` table of leaderboard rows: reference models first (dimmed), then the methods."""
-    from rich import box
-    from rich.table import Table
-
-    caption = (
-        "Closer to gold is better for forget acc / ppl and PrivLeak (gold = 0); higher is better for retain acc, "
-        "forget quality (KS-test p-value against gold) and model utility. Unseen: holdout people, never trained on."
-    )
-    table = Table(
-        title=title,
-        caption=caption,
-        box=box.SIMPLE_HEAD,
-        padding=(0, 0, 0, 1),
-        caption_justify="left",
-        show_edge=False,
-        pad_edge=False,
-    )
-    table.add_column("model", no_wrap=True)
-    for _, head, _ in COLUMNS:
-        table.add_column(head, justify="right")
-    table.add_column("time\ns", justify="right")
-    for i, r in enumerate(rows):
-        if r.get("status") == "failed":
-            table.add_row(r["name"], "[red]failed[/red]", *[""] * len(COLUMNS))  # the error is printed below
-            continue
-        vals = [r["metrics"].get(key) for key, _, _ in COLUMNS]
-        cells = ["–" if v is None else fmt(v) for v, (_, _, fmt) in zip(vals, COLUMNS)]
-        secs = (r.get("train_time_s") or 0.0) + (r.get("eval_time_s") or 0.0)
-        ref = r["role"] != "run"
-        last_ref = ref and (i + 1 == len(rows) or rows[i + 1]["role"] == "run")
-        table.add_row(r["name"], *cells, f"{secs:.0f}", style="dim" if ref else None, end_section=last_ref)
-    return table

@@ -2,7 +2,8 @@
 
 Conventions: ``logits`` is (B, T, V) for ``input_ids`` (B, T); ``labels`` is (B, T) with -100 on ignored positions,
 aligned with ``input_ids`` (HF convention), so the logits at position t predict ``labels[:, t + 1]``. Every
-function shifts once, here, so methods never re-slice.
+function shifts the *targets* once, here (:func:`next_token_targets`), never the logits: slicing ``logits[:, :-1]``
+would copy the whole (B, T, V) tensor before the softmax (1.6x the cost of the NLL's forward + backward at V = 32k).
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ import torch.nn.functional as F
 IGNORE = -100
 
 
-def shift(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Align logits with their next-token targets.
+def next_token_targets(labels: torch.Tensor) -> torch.Tensor:
+    """Targets aligned with the unshifted logits: ``labels[:, t + 1]`` at position t, IGNORE at the last: (B, T)."""
+    return F.pad(labels[:, 1:], (0, 1), value=IGNORE)
 
-    Returns ``(logits[:, :-1], targets, mask)`` with shapes (B, T-1, V), (B, T-1), (B, T-1); ignored targets are
-    replaced by 0 so they can index safely and ``mask`` (bool) marks the real ones.
-    """
-    lg = logits[:, :-1, :]
-    tgt = labels[:, 1:]
-    mask = tgt != IGNORE
-    return lg, tgt.masked_fill(~mask, 0), mask
+
+def _token_nll(logits: torch.Tensor, labels: torch.Tensor, reduction: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """F.cross_entropy of the unshifted (B, T, V) logits (fp32) against the shifted targets, and the (B, T) mask."""
+    tgt = next_token_targets(labels)  # (B, T)
+    nll = F.cross_entropy(logits.float().flatten(0, 1), tgt.flatten(), ignore_index=IGNORE, reduction=reduction)
+    return nll, tgt != IGNORE
 
 
 def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,9 +31,8 @@ def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Te
 
     Computed in fp32 (log_softmax of bf16 logits loses precision on large vocabularies).
     """
-    lg, tgt, mask = shift(logits, labels)
-    logp = torch.log_softmax(lg.float(), dim=-1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
-    return logp * mask, mask
+    nll, mask = _token_nll(logits, labels, "none")  # (B*T,), (B, T)
+    return -nll.view(mask.shape)[:, :-1], mask[:, :-1]
 
 
 def sequence_logprob(logits: torch.Tensor, labels: torch.Tensor, average: bool = False) -> torch.Tensor:
@@ -46,8 +46,8 @@ def sequence_logprob(logits: torch.Tensor, labels: torch.Tensor, average: bool =
 
 def masked_mean_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood over all labelled tokens of the batch (scalar); 0 if none is labelled."""
-    logp, mask = token_logprobs(logits, labels)
-    return -logp.sum() / mask.sum().clamp(min=1)
+    total, mask = _token_nll(logits, labels, "sum")
+    return total / mask.sum().clamp(min=1)
 
 
 def kl_to_ref(logits: torch.Tensor, ref_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -55,12 +55,8 @@ def kl_to_ref(logits: torch.Tensor, ref_logits: torch.Tensor, labels: torch.Tens
 
     Zero (with zero gradient) when ``logits == ref_logits``.
     """
-    lg, _, mask = shift(logits, labels)
-    ref, _, _ = shift(ref_logits, labels)
-    logq = torch.log_softmax(lg.float(), dim=-1)  # (B, T-1, V) model
-    logp = torch.log_softmax(ref.float(), dim=-1)  # (B, T-1, V) reference
-    kl = (logp.exp() * (logp - logq)).sum(-1)  # (B, T-1)
-    return (kl * mask).sum() / mask.sum().clamp(min=1)
+    kl, _ = kl_and_pooled_softmax(logits, ref_logits, labels)
+    return kl
 
 
 def npo_term(logp: torch.Tensor, ref_logp: torch.Tensor, beta: float) -> torch.Tensor:
@@ -112,12 +108,11 @@ def next_token_positions(
     ref = labels if labels is not None else attention_mask
     if ref is None:
         raise ValueError("next_token_positions needs labels or attention_mask")
-    out = torch.zeros(ref.shape, dtype=torch.bool, device=ref.device)
     if labels is not None:
-        out[:, :-1] = labels[:, 1:] != IGNORE
-    else:
-        real = attention_mask.bool()
-        out[:, :-1] = real[:, :-1] & real[:, 1:]
+        return next_token_targets(labels) != IGNORE
+    out = torch.zeros(ref.shape, dtype=torch.bool, device=ref.device)
+    real = attention_mask.bool()
+    out[:, :-1] = real[:, :-1] & real[:, 1:]
     return out
 
 
@@ -162,6 +157,96 @@ class _PooledSoftmaxSum(torch.autograd.Function):
         return grad_logits, None, None
 
 
+def _row_block(n_cols: int) -> int:
+    # rows per block of the fused softmax terms: about 2**18 floats (1 MiB in fp32), small enough to stay in cache
+    return max(1, (1 << 18) // n_cols)
+
+
+class _SoftmaxTerms(torch.autograd.Function):
+    """``(Σ_n w_n·KL(p_n ‖ q_n), Σ_n m_n·q_n)`` for q = softmax(logits), p = softmax(ref), one softmax shared.
+
+    The retain KL and MarI's pooled sum need the same softmax; both are computed in one pass over row blocks that stay
+    in cache, instead of separate autograd graphs that each sweep the whole (N, V) tensor several times. Saved for
+    backward: q − p (KL only), q (pooling only) or q and p, never the logits; backward overwrites these buffers with
+    the gradient, so it allocates no (N, V) tensor and can run only once (no ``retain_graph``).
+    """
+
+    @staticmethod
+    def forward(ctx, logits, ref, w, m):  # (N, V); (N, V) detached or None; (N,) KL weights or None; (N,) or None
+        dt = _compute_dtype(logits.dtype)
+        n, v = logits.shape
+        keep = ctx.needs_input_grad[0]
+        q = torch.empty(n, v, dtype=dt, device=logits.device) if keep else None  # q, or q − p when KL only
+        p = torch.empty_like(q) if keep and ref is not None and m is not None else None
+        kl = torch.zeros((), dtype=dt, device=logits.device)
+        pooled = torch.zeros(v, dtype=dt, device=logits.device)
+        step = _row_block(v)
+        for a in range(0, n, step):
+            rows = slice(a, a + step)
+            if ref is None:  # pooling only: no log q needed
+                qc = torch.softmax(logits[rows].to(dt), dim=-1)  # (r, V)
+            else:
+                lq = torch.log_softmax(logits[rows].to(dt), dim=-1)  # (r, V) log q
+                qc = lq.exp()
+            if m is not None:
+                pooled += m[rows].to(dt) @ qc
+            if ref is not None:
+                lp = torch.log_softmax(ref[rows].to(dt), dim=-1)  # (r, V) log p
+                pc = lp.exp()
+                kl += w[rows].to(dt) @ lp.sub_(lq).mul_(pc).sum(-1)
+                if p is not None:
+                    p[rows] = pc
+                elif keep:
+                    qc.sub_(pc)
+            if keep:
+                q[rows] = qc
+        ctx.buffers = (q, p)
+        ctx.w, ctx.m, ctx.in_dtype, ctx.has_ref = w, m, logits.dtype, ref is not None
+        ctx.set_materialize_grads(False)
+        return kl, pooled
+
+    @staticmethod
+    def backward(ctx, g_kl, g_pool):
+        q, p = ctx.buffers
+        if q is None:
+            raise RuntimeError("the fused softmax terms can be differentiated once (no retain_graph)")
+        ctx.buffers = (None, None)  # q becomes the gradient below
+        use_kl = g_kl is not None and ctx.has_ref
+        use_pool = g_pool is not None and ctx.m is not None
+        if not (use_kl or use_pool):
+            return None, None, None, None
+        s = g_kl * ctx.w.to(q.dtype) if use_kl else None  # (N,) d loss / d KL_n
+        g = g_pool.to(q.dtype) if use_pool else None  # (V,)
+        step = _row_block(q.shape[-1])
+        for a in range(0, q.shape[0], step):
+            rows = slice(a, a + step)
+            qc = q[rows]  # (r, V) view, overwritten with d loss / d logits
+            if use_pool:  # softmax Jacobian-vector product m·q·(g − <q, g>), plus the KL's s·(q − p)
+                tmp = (g - (qc @ g).unsqueeze(-1)).mul_(ctx.m[rows].to(q.dtype).unsqueeze(-1))  # (r, V)
+                if use_kl:
+                    tmp.add_(s[rows].unsqueeze(-1))
+                qc.mul_(tmp)
+                if use_kl:
+                    qc.addcmul_(p[rows], s[rows].unsqueeze(-1), value=-1.0)
+            else:
+                if p is not None:
+                    qc.sub_(p[rows])
+                qc.mul_(s[rows].unsqueeze(-1))
+        return q.to(ctx.in_dtype), None, None, None
+
+
+def kl_and_pooled_softmax(
+    logits: torch.Tensor, ref_logits: torch.Tensor, labels: torch.Tensor, pool_mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:func:`kl_to_ref` and, with ``pool_mask`` (B, T), :func:`pooled_softmax` of the same logits (V,), sharing one
+    softmax (MarI's retain side). ``ref_logits`` are detached; the sum is None without ``pool_mask``."""
+    mask = next_token_positions(labels=labels).flatten()  # (B*T,)
+    w = mask.float() / mask.sum().clamp(min=1)  # (B*T,) per-token mean over labelled positions
+    m = pool_mask.flatten().float() if pool_mask is not None else None
+    kl, pooled = _SoftmaxTerms.apply(logits.flatten(0, 1), ref_logits.flatten(0, 1), w, m)
+    return kl, pooled if pool_mask is not None else None
+
+
 def pooled_softmax(logits: torch.Tensor, mask: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
     """Sum of the next-token softmax over the masked positions: (V,) in fp32 (fp64 for fp64 logits).
 
@@ -170,12 +255,15 @@ def pooled_softmax(logits: torch.Tensor, mask: torch.Tensor, chunk_size: int | N
     Args:
         logits: (B, T, V) logits, any float dtype, temperature 1.
         mask: (B, T) bool, the positions to pool (see :func:`next_token_positions`).
-        chunk_size: positions per chunk; None picks about 2**22 probabilities (16 MiB in fp32) per chunk. The
-            result does not depend on it.
+        chunk_size: None (default) saves the fp32 probabilities for backward, computed row block by row block
+            (as fast as plain autograd at V = 2048 and faster above it, with less memory: benchmarks/step_speed.py).
+            A number recomputes them in backward, that many positions at a time, keeping only the logits: half the
+            memory for bf16 logits, about 1.6x the time. The result does not depend on it.
     """
+    if chunk_size is None:
+        return _SoftmaxTerms.apply(logits.flatten(0, 1), None, None, mask.flatten().to(logits.dtype))[1]
     index = mask.reshape(-1).nonzero().squeeze(-1)  # (N,)
-    chunk = chunk_size or max(1, (1 << 22) // logits.shape[-1])
-    return _PooledSoftmaxSum.apply(logits, index, int(chunk))
+    return _PooledSoftmaxSum.apply(logits, index, int(chunk_size))
 
 
 def entropy(p: torch.Tensor) -> torch.Tensor:

@@ -7,11 +7,15 @@ model, tok = load_model_and_tokenizer(ModelConfig(path="world:tiny"))
 from __future__ import annotations
 
 import logging
+import os
+import pickle
 import re
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from obliviate import resolvers
 from obliviate.config import ModelConfig
 from obliviate.errors import ObliviateError
 
@@ -23,20 +27,16 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w\-.]*(/[\w\-.]+)?$")
 
 
 def resolve_path(spec: str) -> str:
-    """A local folder or hub id for ``spec``; ``world:<preset>`` / ``task:<name>`` are built or fetched from the
-    built-in world's / tasks' cache.
+    """A local folder or hub id for ``spec``; a prefixed spec (``world:<preset>``, ``task:<name>``) is resolved by
+    its :mod:`obliviate.resolvers` entry (built on first use, then cached).
 
     Raises:
-        ObliviateError: ``spec`` is neither an existing local path nor something shaped like a hub id.
+        ObliviateError: ``spec`` is neither an existing local path nor something shaped like a hub id, or its
+            prefix is unknown or provides no model.
     """
-    if spec.startswith("world:"):
-        from obliviate.world import resolve_model_path  # lazy: the world package pulls in its generator
-
-        return str(resolve_model_path(spec[len("world:") :]))
-    if spec.startswith("task:"):
-        from obliviate.reveal.tasks import get_task  # a built-in Reveal-and-Release task's model (built on demand)
-
-        return str(get_task(spec[len("task:") :]).model_dir())
+    model_path = resolvers.lookup(spec, "model_path")
+    if model_path is not None:
+        return str(model_path())
     p = Path(spec).expanduser()
     if p.exists():
         return str(p)
@@ -84,10 +84,18 @@ def _load_model(src: str, cfg: ModelConfig):
         kwargs["gguf_file"] = cfg.gguf_file
     if _is_adapter_dir(src):
         return _load_adapter_merged(src, kwargs)
+    pickled = _check_weight_files(src, cfg)
     try:
         model = AutoModelForCausalLM.from_pretrained(src, **kwargs)
     except OSError as e:
         raise _unloadable(src, e) from None
+    except (pickle.UnpicklingError, EOFError, RuntimeError) as e:
+        if not pickled:
+            raise
+        raise ObliviateError(
+            f"torch refused the pickle weights in {src!r} ({type(e).__name__}: its weights-only loader found objects "
+            "that are not tensors); convert them to safetensors with the code that wrote them, or use another copy"
+        ) from None
     except ValueError as e:
         if "trust_remote_code" in str(e):
             raise ObliviateError(
@@ -97,6 +105,88 @@ def _load_model(src: str, cfg: ModelConfig):
     if cfg.gguf_file:
         model = _dequantised_copy(model)
     return model
+
+
+def _check_weight_files(src: str, cfg: ModelConfig) -> bool:
+    """Refuse damaged safetensors files (truncated, bad header) and pickle weights unless ``model.allow_pickle``;
+    True when the weights that will load are pickles. Runs before transformers opens anything."""
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(src)
+    if not folder.is_dir() or cfg.gguf_file:
+        return False
+    tensors = sorted(folder.glob("*.safetensors"))
+    for f in tensors:
+        try:
+            with safe_open(f, framework="pt") as st:  # parses the header and checks it covers the file exactly
+                st.keys()
+        except (SafetensorError, OSError) as e:
+            raise ObliviateError(
+                f"weight file {str(f)!r} is damaged ({str(e).splitlines()[0]}); copy or download the model again"
+            ) from None
+    pickles = [f for f in folder.glob("*") if f.suffix in (".bin", ".pt", ".pth") and "model" in f.name]
+    if tensors or not pickles:
+        return False
+    if not cfg.allow_pickle:
+        raise ObliviateError(
+            f"{str(pickles[0])!r} holds pickle weights, which can run code when loaded; convert the model to "
+            "safetensors, or set model.allow_pickle=true if you trust where the file came from"
+        )
+    log.warning("loading pickle weights from %s (model.allow_pickle=true): only do this for files you trust", src)
+    return True
+
+
+def check_finite(model: torch.nn.Module, src: str) -> None:
+    """Refuse a model with NaN / Inf weights: corrupted bytes under an intact file header load silently otherwise
+    (and only surface as a non-finite loss at step 1)."""
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p).all():
+            bad = int((~torch.isfinite(p)).sum())
+            raise ObliviateError(
+                f"model {src!r} has {bad} non-finite weight(s) (NaN/Inf) in {name}; the weight file is corrupted: "
+                "copy or download the model again"
+            )
+
+
+def position_limit(model: torch.nn.Module) -> int | None:
+    """The most token positions the model reads (GPT-2 ``n_positions``, Llama ``max_position_embeddings``)."""
+    cfg = model.config
+    return getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
+
+
+def _memory_bytes() -> int | None:
+    """Physical memory of this machine (the CPU budget a training batch must fit in), None when unknown."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits(model: torch.nn.Module, datas: list[Any], max_length: int, batch_size: int) -> None:
+    """Before any run folder exists: refuse examples longer than the model's position limit (an IndexError deep
+    in the forward pass otherwise) and a batch whose logits alone cannot fit in memory (it would grow until the
+    kernel kills the process). ``datas``: :class:`~obliviate.data.UnlearnData` of every request."""
+    limit = position_limit(model)
+    longest = 1
+    for data in datas:
+        for split in ("forget", "retain", "holdout"):
+            for ex in getattr(data, split) or []:
+                n = max(len(v) for k, v in ex.items() if k.endswith("input_ids"))
+                longest = max(longest, n)
+                if limit is not None and n > limit:
+                    raise ObliviateError(
+                        f"a {split} example has {n} tokens but the model reads at most {limit} positions "
+                        f"(data.max_length={max_length}); set data.max_length={limit} or less"
+                    )
+    # logits (B, T, V) in fp32, kept for backward together with their gradient: 2 copies, a lower bound
+    need = 2 * 4 * batch_size * longest * model.config.vocab_size
+    have = _memory_bytes()
+    if have and need > have:
+        raise ObliviateError(
+            f"train.batch_size={batch_size} needs at least {need / 2**30:,.0f} GiB for the logits alone "
+            f"({batch_size} x {longest} tokens x {model.config.vocab_size} vocab x fp32, with gradients); this "
+            f"machine has {have / 2**30:,.0f} GiB: lower train.batch_size (train.grad_accum keeps the effective batch)"
+        )
 
 
 def _is_adapter_dir(src: str) -> bool:
@@ -186,7 +276,58 @@ def load_model_and_tokenizer(cfg: ModelConfig):
     tok_src = resolve_path(cfg.tokenizer) if cfg.tokenizer else src
     tokenizer = _load_tokenizer(tok_src, cfg)
     model = _load_model(src, cfg)
+    check_finite(model, src)
     ensure_pad(model, tokenizer)
     n = sum(p.numel() for p in model.parameters())
     log.info("loaded %s (%s, %s parameters, %s)", cfg.path, type(model).__name__, f"{n:,}", cfg.dtype)
     return model, tokenizer
+
+
+ARCHS = ("gpt2", "llama")
+
+
+def new_causal_lm(arch: str, tokenizer, *, layers: int, dim: int, heads: int, mlp: int, context: int, seed: int = 0):
+    """A freshly initialised causal LM sized to ``tokenizer`` (the built-in world's and tasks' models).
+
+    Args:
+        arch: ``gpt2`` (dropout off: these models memorise) or ``llama`` (tied input / output embeddings).
+        tokenizer: sets the vocabulary size and the bos / eos / pad token ids (set explicitly in the config).
+        layers, dim, heads, mlp, context: depth, hidden size, attention heads, MLP width, positions.
+        seed: ``torch.manual_seed`` right before the weights are drawn, so the same arguments give the same model.
+    """
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+    if arch not in ARCHS:
+        raise ObliviateError(f"unknown architecture {arch!r}; use one of {', '.join(ARCHS)}")
+    ids = {
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    torch.manual_seed(seed)
+    if arch == "gpt2":
+        cfg = GPT2Config(
+            vocab_size=len(tokenizer),
+            n_positions=context,
+            n_embd=dim,
+            n_layer=layers,
+            n_head=heads,
+            n_inner=mlp,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            **ids,
+        )
+        return GPT2LMHeadModel(cfg)
+    cfg = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=dim,
+        intermediate_size=mlp,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=context,
+        tie_word_embeddings=True,
+        **ids,
+    )
+    return LlamaForCausalLM(cfg)

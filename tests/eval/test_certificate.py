@@ -1,5 +1,6 @@
-"""The MarI certificate: resampling by re-weighting per-sequence sums, bounds, the sequence-level check, the
-end-to-end dict / files, and ``obliviate certify``."""
+"""The MarI check: resampling by re-weighting per-sequence sums, the BCa interval, bounds, the sequence-level
+check, the verdict (informative on the uncorrelated world, uninformative on the correlated one), the end-to-end
+dict / files, and ``obliviate certify`` on a run folder."""
 
 from __future__ import annotations
 
@@ -15,7 +16,16 @@ from obliviate import losses
 from obliviate.cli import main
 from obliviate.data.collate import tokenize_rows
 from obliviate.eval import certificate as cert_mod
-from obliviate.eval.certificate import SequenceStats, bounds, certify, pooled_mari, sequence_check, sequence_stats
+from obliviate.eval.certificate import (
+    SequenceStats,
+    bias_corrected,
+    bounds,
+    certify,
+    pooled_mari,
+    sequence_check,
+    sequence_stats,
+    verdict,
+)
 
 
 def _stats(gen: torch.Generator, n: int, v: int = 12, shift: float = 0.0) -> SequenceStats:
@@ -131,7 +141,91 @@ def test_cli_certify(tiny_gpt2_dir, tiny_data_files, tmp_path, capsys):
     args += ["--retain", str(tiny_data_files["retain"]), "--out", str(tmp_path / "c"), "--n-boot", "20"]
     assert main([*args, "--n-perm", "20", "--no-progress"]) == 0
     assert (tmp_path / "c" / "certificate.json").is_file() and (tmp_path / "c" / "certificate.md").is_file()
-    assert "# Forgetting-MarI certificate" in capsys.readouterr().out
+    assert "# MarI marginal-information check" in capsys.readouterr().out
     (tmp_path / "run" / "adapter").mkdir(parents=True)
     assert main(["certify", "--model", str(tmp_path / "run"), "--forget", "f", "--retain", "r"]) == 2
     assert "only a LoRA adapter" in capsys.readouterr().err
+
+
+def test_bias_corrected_interval_holds_the_corrected_estimate_where_the_percentile_interval_missed_the_point():
+    # Forget and retain drawn from one distribution: the plug-in MI is pure small-sample bias, and its bootstrap
+    # replicates (resampling adds duplicates, hence more apparent difference) sit above it.
+    gen = torch.Generator().manual_seed(3)
+    r, u = _stats(gen, 25, v=40), _stats(gen, 25, v=40)
+    e = pooled_mari(r, u, n_boot=400, n_perm=0, seed=0)["unlearn_vs_retain"]
+    assert e["bootstrap_bias"] > 0
+    assert e["percentile_ci"][0] > e["value"]  # the old interval missed its own point estimate
+    assert e["value_bias_corrected"] == pytest.approx(e["value"] - e["bootstrap_bias"])
+    assert e["ci"][0] <= e["value_bias_corrected"] <= e["ci"][1] < e["value"]  # the plug-in is mostly bias here
+
+
+def test_bias_corrected_interval_by_hand():
+    boot = np.array([0.3, 0.4, 0.5, 0.6, 0.7])  # mean 0.5 around a point of 0.4: bias 0.1
+    out = bias_corrected(0.4, boot, level=0.5)  # quantiles 0.25 / 0.75 of the replicates: 0.4, 0.6
+    assert out["bootstrap_bias"] == pytest.approx(0.1) and out["value_bias_corrected"] == pytest.approx(0.3)
+    assert out["ci"] == pytest.approx([0.2, 0.4]) and out["percentile_ci"] == pytest.approx([0.4, 0.6])
+    assert bias_corrected(0.1, boot)["ci"][0] == 0.0  # clipped: an MI is never negative
+
+
+def _entry(value: float, null_p95: float, p: float) -> dict:
+    return {"mari": {"unlearn_vs_retain": {"value": value, "null_p95": null_p95, "p_value": p}}}
+
+
+def test_verdict_is_decided_by_the_original_models_position():
+    model = _entry(0.05, 0.06, 0.3)
+    assert verdict({"model": model})["status"] == "unknown"
+    out = verdict({"model": model, "original": _entry(0.15, 0.17, 0.35)})
+    assert out["status"] == "uninformative" and out["text"].startswith("UNINFORMATIVE HERE")
+    out = verdict({"model": model, "original": _entry(0.2, 0.06, 0.002), "gold": _entry(0.1, 0.06, 0.002)})
+    assert out["status"] == "informative" and "moved 150% of the way" in out["text"]
+
+
+def _world_check(world: str, model_dir) -> dict:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from obliviate.world import load_split_rows
+
+    model, tok = AutoModelForCausalLM.from_pretrained(model_dir).eval(), AutoTokenizer.from_pretrained(model_dir)
+    rows = {s: load_split_rows(f"{world}/{s}") for s in ("forget10", "retain_eval")}
+    return certify(
+        model, tok, rows["forget10"], rows["retain_eval"], original=model, max_length=64, batch_size=36, n_boot=0,
+        n_perm=200, progress=False,
+    )  # fmt: skip
+
+
+def test_verdict_on_the_correlated_world_is_uninformative(world_models):
+    # forget and retain people share every value pool: the original's pooled answer marginals are two samples of
+    # one histogram, so it sits inside its own permutation null
+    cert = _world_check(world_models["data"], world_models["full"])
+    assert cert["verdict"]["status"] == "uninformative", cert["verdict"]["text"]
+    assert "UNINFORMATIVE HERE" in cert_mod.render_markdown(cert)
+
+
+def test_verdict_on_the_uncorrelated_world_is_informative(world_models):
+    from obliviate.world import resolve_model_path
+
+    world = f"uncorrelated/{world_models['data']}"  # forget people have their own vocabulary
+    cert = _world_check(world, resolve_model_path(f"{world}/tiny", progress=False))
+    assert cert["verdict"]["status"] == "informative", cert["verdict"]["text"]
+    assert cert["models"]["original"]["mari"]["unlearn_vs_retain"]["p_value"] <= 0.01
+
+
+def test_cli_certify_reads_a_run_folder(tiny_gpt2_dir, tiny_data_files, tmp_path, capsys):
+    import shutil
+
+    import yaml
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_gpt2_dir, run / "model")
+    data = {"forget": [str(tiny_data_files["forget"])], "retain": str(tiny_data_files["retain"]), "max_length": 48}
+    (run / "config.yaml").write_text(yaml.safe_dump({"model": {"path": str(tiny_gpt2_dir)}, "data": data}))
+    args = ["certify", "--model", str(run), "--n-boot", "10", "--n-perm", "10", "--no-progress"]
+    assert main([*args, "--holdout", str(tiny_data_files["holdout"])]) == 0  # flags add to / override the config
+    cert = json.loads((run / "certificate.json").read_text())
+    assert cert["data"] == {"forget": 6, "retain": 15, "holdout": 3} and cert["settings"]["max_length"] == 48
+    assert cert["names"]["original"] == str(tiny_gpt2_dir) and set(cert["models"]) == {"model", "original"}
+    assert cert["verdict"]["status"] in ("informative", "uninformative")
+    capsys.readouterr()
+    (run / "config.yaml").write_text("{}\n")
+    assert main(["certify", "--model", str(run)]) == 2
+    assert "--forget is required" in capsys.readouterr().err

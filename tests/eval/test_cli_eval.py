@@ -41,12 +41,13 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, tiny_gpt2_dir, tiny_data_f
 
 
 def test_a_run_folder_evaluates_its_model_and_receives_eval_json(tmp_path):
-    from obliviate.cli.eval import _model_and_out
+    from obliviate.cli._run_folder import resolve
 
     run = tmp_path / "run"
     (run / "model").mkdir(parents=True)
     (run / "config.yaml").write_text("{}\n")
-    assert _model_and_out(str(run), None) == (str(run / "model"), run)
-    assert _model_and_out(str(run / "model"), None) == (str(run / "model"), run)
-    assert _model_and_out("world:tiny/gold", None)[1].name == "world_tiny_gold"
-    assert _model_and_out("world:tiny", str(tmp_path / "x"))[1] == tmp_path / "x"
+    for spec in (run, run / "model"):
+        target = resolve(str(spec), None, "eval")
+        assert (target.model, target.out) == (str(run / "model"), run)
+    assert resolve("world:tiny/gold", None, "eval").out.name == "world_tiny_gold"
+    assert resolve("world:tiny", str(tmp_path / "x"), "eval").out == tmp_path / "x"

@@ -8,18 +8,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import torch
 
 from obliviate.eval import EvalOptions, evaluate
-
-
-@pytest.fixture(scope="module")
-def world(request):
-    try:
-        return request.getfixturevalue("world_models")
-    except pytest.FixtureLookupError:
-        pytest.skip("needs the world_models fixture (tests/conftest_world.py, built by the world tests)")
 
 
 def _gradient_ascent(full_dir, out_dir, data_prefix: str, steps: int = 8) -> str:
@@ -49,7 +40,8 @@ def _gradient_ascent(full_dir, out_dir, data_prefix: str, steps: int = 8) -> str
 METRICS = ["forget_acc", "forget_nll", "retain_acc", "forget_quality", "mia_loss", "mia_min_k", "privleak"]
 
 
-def test_world_suite_orders_original_unlearned_gold(world, tmp_path):
+def test_world_suite_orders_original_unlearned_gold(world_models, tmp_path):
+    world = world_models
     prefix = f"{world['data'].strip('/')}/" if world.get("data") else ""
     unlearned = _gradient_ascent(world["full"], tmp_path / "ga", prefix)
     evaluate(

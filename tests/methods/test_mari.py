@@ -12,8 +12,9 @@ from obliviate import losses
 from obliviate.config import ConfigError, from_dict
 from obliviate.data.collate import collate, tokenize_rows
 from obliviate.methods import METHODS
+from obliviate.methods.base import RetainTerm
 from obliviate.methods.mari import Mari, MariConfig
-from obliviate.train.reference import Reference
+from obliviate.reference import Reference
 
 
 def _examples(tokenizer, rows):
@@ -31,7 +32,7 @@ def tiny_setup(tiny_gpt2, tiny_rows):
 
 def test_registered_and_config_validated():
     assert METHODS.get("mari") is Mari
-    cfg = from_dict(MariConfig, {"construction": "unlearn_vs_retain", "retain": "ce"}, "method.args")
+    cfg = from_dict(MariConfig, {"construction": "unlearn_vs_retain", "retain": {"kind": "nll"}}, "method.args")
     assert not Mari(cfg).needs_reference and Mari(MariConfig()).needs_reference
     with pytest.raises(ConfigError, match="construction"):
         from_dict(MariConfig, {"construction": "forget_vs_all"}, "method.args")
@@ -52,9 +53,10 @@ def test_loss_terms_logs_and_backward(tiny_setup):
     out.loss.backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
-    trained = Mari(MariConfig(construction="unlearn_vs_retain", retain="ce")).loss(model, forget, retain, None)
+    nll_cfg = MariConfig(construction="unlearn_vs_retain", retain=RetainTerm("nll"))
+    trained = Mari(nll_cfg).loss(model, forget, retain, None)
     assert trained.logs["mari"] == pytest.approx(logs["mari_unlearn_vs_retain"], rel=1e-5)
-    assert "retain_ce" in trained.logs
+    assert "retain_nll" in trained.logs
 
 
 def test_one_pass_equals_concatenated_retain_forget_retain_batch(tiny_setup, tiny_rows):
@@ -91,7 +93,7 @@ def _logits_grad_of_retain(model, forget, retain, cfg) -> torch.Tensor:
 
 def test_stopgrad_retain_blocks_the_mari_gradient_through_retain(tiny_setup):
     model, _, forget, retain = tiny_setup
-    only_mi = {"retain": "ce", "retain_weight": 0.0, "gamma": 1.0}
+    only_mi = {"retain": RetainTerm("nll", 0.0), "gamma": 1.0}
     assert _logits_grad_of_retain(model, forget, retain, MariConfig(**only_mi)).abs().sum() > 0
     frozen = _logits_grad_of_retain(model, forget, retain, MariConfig(stopgrad_retain=True, **only_mi))
     assert frozen is None or frozen.abs().sum() == 0
@@ -102,7 +104,7 @@ def test_chunk_size_does_not_change_loss_or_gradients(tiny_setup):
     results = []
     for chunk in (0, 1, 7):
         model.zero_grad()
-        out = Mari(MariConfig(retain="ce", chunk_size=chunk)).loss(model, forget, retain, None)
+        out = Mari(MariConfig(retain=RetainTerm("nll"), chunk_size=chunk)).loss(model, forget, retain, None)
         out.loss.backward()
         results.append((out.loss.detach(), [p.grad.clone() for p in model.parameters()]))
     for loss, grads in results[1:]:
@@ -137,7 +139,7 @@ def test_a_few_steps_lower_the_trained_mi(tiny_setup):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    method = Mari(MariConfig(construction="unlearn_vs_retain", gamma=1.0, retain="ce", retain_weight=0.1))
+    method = Mari(MariConfig(construction="unlearn_vs_retain", gamma=1.0, retain=RetainTerm("nll", 0.1)))
     values = []
     for _ in range(10):
         out = method.loss(model, forget, retain, None)
@@ -158,7 +160,7 @@ def _dp_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         sl = slice(rank * 2, rank * 2 + 2)  # each process gets half of every global batch
         for sync in (True, False):
             model.zero_grad()
-            out = Mari(MariConfig(retain="ce", retain_weight=0.0, sync_processes=sync)).loss(
+            out = Mari(MariConfig(retain=RetainTerm("nll", 0.0), sync_processes=sync)).loss(
                 model, _rows(forget, sl), _rows(retain, sl), None
             )
             out.loss.backward()
@@ -199,7 +201,7 @@ def test_data_parallel_sync_gives_the_global_batch_mi_and_gradient(tmp_path):
     import torch.multiprocessing as mp
 
     model, forget, retain = _dp_setup()
-    out = Mari(MariConfig(retain="ce", retain_weight=0.0)).loss(model, forget, retain, None)
+    out = Mari(MariConfig(retain=RetainTerm("nll", 0.0))).loss(model, forget, retain, None)
     out.loss.backward()
     full_grad = torch.cat([p.grad.flatten() for p in model.parameters()])
     # fork: the workers inherit the imported modules (spawn would re-import torch, transformers and pytest)

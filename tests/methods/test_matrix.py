@@ -23,7 +23,7 @@ from torch import nn
 
 from obliviate.config import from_dict
 from obliviate.methods import METHODS, RetainTerm
-from obliviate.train.reference import Reference
+from obliviate.reference import Reference
 
 STEPS = 5
 # RMU drags layer-ℓ activations towards a distant target (|c·u| = 20 against hidden-state norms of 1-8 here) while

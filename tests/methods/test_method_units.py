@@ -13,7 +13,7 @@ from method_testkit import build_model
 from obliviate.config import ConfigError, from_dict
 from obliviate.errors import ObliviateError
 from obliviate.methods import METHODS
-from obliviate.train.reference import Reference
+from obliviate.reference import Reference
 from obliviate.types import Batch
 
 
@@ -100,7 +100,7 @@ def test_needs_follow_the_config() -> None:
     assert make("npo", retain={"kind": "none"}).needs_retain is False
     assert make("npo", retain={"kind": "none"}).needs_reference is True  # the NPO term itself needs it
     assert make("kl").needs_reference and make("kl").needs_retain
-    assert not make("kl", retain_weight=0.0).needs_reference
+    assert not make("kl", retain={"weight": 0.0}).needs_reference
     assert not make("rmu", alpha=0.0).needs_retain
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from obliviate.report.fmt import arrow, best_index, fmt_duration, fmt_number, metric_kind, sci
+from obliviate.utils.fmt import arrow, best_index, fmt_duration, fmt_number, metric_kind, sci
 
 
 @pytest.mark.parametrize(

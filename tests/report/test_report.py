@@ -48,11 +48,14 @@ def test_sections_and_missing_pieces_are_visible(bench_report) -> None:
     assert "not available:** ga: no certificate.json" in md
     assert "token-level (word-level) detectors only" in md
     cert = md.split("## Certificate")[1].split("## All metrics")[0]
+    # one renderer (obliviate.eval.certificate.document): the verdict first, then the original's rows first
+    assert cert.index("Informative: the original model's pooled MI is 0.153") < cert.index("| mari · original |")
+    assert cert.index("| mari · original |") < cert.index("| mari · unlearned |")
     assert (
-        "| mari · unlearned | full_vs_retain | 0.571 | 1,200 | 400 | 0.011 | [0.009, 0.014] | 0.004 | 2.0 × 10⁻³ |"
-        in cert
+        "| mari · unlearned | full_vs_retain | 0.011 | – | – | [0.009, 0.014] | 0.004 | 2.0 × 10⁻³ | no | 0.571 "
+        "| 1,200 | 400 |" in cert
     )
-    assert "| mari · gold (world:tiny/gold) | 0.550 | 0.520 |" in cert  # the gold model's sequence-level AUCs
+    assert "| mari · gold (world:tiny/gold) | 2.10 | 1.90 | 2.30 | 0.550 | 0.520 |" in cert  # sequence-level AUCs
     assert "| mari · original | unlearn_vs_retain | 0.553 | 0.777 | 1.00 |" in cert  # bounds table
     assert "`lmeval_arc_easy` (ga, mari, gold (gold_eval), original (original_eval)): lm-eval is not installed" in md
     assert "| mia_loss →0.5 | forget+holdout | **0.412** | 0.616 |" in md  # target 0.5: closest wins

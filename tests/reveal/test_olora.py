@@ -7,9 +7,9 @@ import torch
 
 from obliviate.config import TrainConfig, from_dict
 from obliviate.errors import ObliviateError
-from obliviate.methods.reveal_release import RevealRelease, RevealReleaseConfig
+from obliviate.reveal.objective import RevealRelease, RevealReleaseConfig
 from obliviate.reveal import olora
-from obliviate.reveal.tasks.base import rows_to_data
+from obliviate.train.memorise import rows_to_data
 from obliviate.train.loop import train
 
 

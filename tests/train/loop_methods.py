@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from obliviate import losses
-from obliviate.methods.base import forward_logits
+from obliviate.methods.base import MethodDefaults, forward_logits
 from obliviate.types import LossOutput
 
 
@@ -16,13 +16,10 @@ class AscentConfig:
     retain_weight: float = 1.0
 
 
-class Ascent:
+class Ascent(MethodDefaults):
     """NLL ascent on forget + NLL descent on retain (gradient difference), unregistered."""
 
     Config = AscentConfig
-    needs_reference = False
-    needs_retain = False
-    needs_alt = False
 
     def __init__(self, cfg: AscentConfig | None = None) -> None:
         self.cfg = cfg or AscentConfig()

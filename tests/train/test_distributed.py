@@ -23,7 +23,6 @@ def test_two_process_run_completes_and_saves_once(run_overrides, tmp_path):
            "unlearn", "--quiet", *overrides]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    print(proc.stderr[-5000:])
     assert proc.stdout.count("ok: graddiff, 2 steps") == 1  # one summary line: only rank 0 reports
     out = tmp_path / "run"
     summary = json.loads((out / "summary.json").read_text())

@@ -10,9 +10,9 @@ from transformers import AutoModelForCausalLM
 from obliviate.config import DataConfig, LoraConfig, TrainConfig
 from obliviate.data import build_data
 from obliviate.errors import ObliviateError
+from obliviate.reference import Reference
 from obliviate.train.loop import train
 from obliviate.train.lora import attach_lora, is_lora, merge, save_adapter, trainable_report
-from obliviate.train.reference import Reference
 from obliviate.types import Batch
 
 IDS = torch.tensor([[5, 17, 42, 99, 7, 3, 11]])

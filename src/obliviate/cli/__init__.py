@@ -1,13 +1,16 @@
 """The ``obliviate`` command line. Each subcommand lives in its own module in this package and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` (called with the parsed args, returns an exit
-code). Modules are discovered here, so adding a subcommand touches one file.
+code). Modules are discovered here, so adding a subcommand touches one file; a module without ``register``
+(or named ``_*``) is a helper shared by subcommands.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
+import signal
 import sys
 
 from obliviate.errors import ObliviateError
@@ -25,8 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"obliviate {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}").register(sub)
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "register"):  # modules without it are shared helpers (tables)
+            module.register(sub)
     return parser
 
 
@@ -42,7 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe (`obliviate methods | head`) surfaces here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away: stop quietly, as `yes | head` does. Point stdout at devnull so the interpreter's
+        # final flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

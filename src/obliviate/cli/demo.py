@@ -19,8 +19,9 @@ EXAMPLES = """examples:
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from obliviate.demo import DEFAULT_METHODS, leaderboard_table, run_demo
-    from obliviate.report.fmt import fmt_duration
+    from obliviate.cli.tables import leaderboard_table
+    from obliviate.demo import DEFAULT_METHODS, run_demo
+    from obliviate.utils.fmt import fmt_duration
 
     console = Console()
     methods = args.methods or None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import re
-from pathlib import Path
+from typing import Any
+
+from obliviate.cli._run_folder import resolve
 
 EXAMPLES = """examples:
   # CPU-sized, offline: the built-in world's tiny model against its gold twin (trained on first use)
@@ -28,14 +29,13 @@ inputs are missing (no --gold, no holdout set) are reported as skipped, with the
 """
 
 
-def _model_and_out(model: str, out: str | None) -> tuple[str, Path]:
-    """A run folder holding model/ evaluates that model and writes into the folder."""
-    p = Path(model)
-    if (p / "model").is_dir():
-        return str(p / "model"), Path(out) if out else p
-    if p.name == "model" and (p.parent / "config.yaml").is_file():
-        return model, Path(out) if out else p.parent
-    return model, Path(out) if out else Path("runs") / "eval" / re.sub(r"[^\w.-]+", "_", model).strip("_")
+def _world_root(spec: Any) -> str | None:
+    """The world options of a ``world:`` forget spec (``world:uncorrelated/people=60/forget10`` -> the part before
+    the split), so the world suite evaluates the world the run unlearned on."""
+    spec = spec[0] if isinstance(spec, list) and len(spec) == 1 else spec
+    if not isinstance(spec, str) or not spec.startswith("world:"):
+        return None
+    return spec.removeprefix("world:").rpartition("/")[0] or None
 
 
 def _list_metrics() -> int:
@@ -55,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
 
         raise ObliviateError("--model is required (a model folder, a run folder, a hub id or world:tiny)")
     from obliviate.eval import EvalOptions, evaluate
+    from obliviate.receipt import refresh_results
 
-    model, out = _model_and_out(args.model, args.out)
+    target = resolve(args.model, args.out, "eval")
+    model, out = target.model, target.out
     options = EvalOptions(
         batch_size=args.batch_size,
         max_length=args.max_length,
@@ -69,20 +71,26 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     splits = {s: getattr(args, s) for s in ("forget", "retain", "holdout", "general") if getattr(args, s)}
+    if args.suite == "custom":  # a run folder's own data fills the splits not given
+        forget = target.data("forget")
+        run_splits = {"forget": forget[0] if isinstance(forget, list) and len(forget) == 1 else forget}
+        run_splits |= {s: target.data(s) for s in ("retain", "holdout")}
+        splits = {k: v for k, v in run_splits.items() if isinstance(v, str) and v} | splits
     metrics = [m for part in (args.metrics or []) for m in part.split(",") if m]
     evaluate(
         model,
         suite=args.suite,
         run_dir=out,
         gold=args.gold,
-        original=args.original,
-        data=args.data,
+        original=args.original or target.original,
+        data=args.data or (_world_root(target.data("forget")) if args.suite == "world" else None),
         splits=splits,
         metrics=metrics or None,
         options=options,
         cache_dir=args.cache_dir,
         references=not args.no_references,
     )
+    refresh_results(out)  # a run folder's receipt.json records its evaluation (no-op elsewhere)
     print(f"wrote {out / 'eval.json'}")
     return 0
 
@@ -98,7 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", help="model folder, run folder (with model/), hub id, or world:tiny")
     p.add_argument("--gold", help="gold model retrained without the forget set (forget quality, PrivLeak)")
-    p.add_argument("--original", help="the model before unlearning (a reference row)")
+    p.add_argument("--original", help="the model before unlearning (a reference row; default: a run's model.path)")
     p.add_argument("--suite", default="world", choices=["world", "tofu", "muse", "custom"], help="default: world")
     p.add_argument("--data", help="world: setting prefix (uncorrelated); tofu / muse: folder of the published files")
     for split in ("forget", "retain", "holdout", "general"):

@@ -7,9 +7,14 @@ A run is a preset (flat YAML, see ``configs/``) plus ``key=value`` overrides of 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import json
 import logging
 import os
+import sys
+import typing
+from typing import Any
 
 from obliviate.config import load_config
 
@@ -39,8 +44,9 @@ VALIDATE_EXAMPLES = """examples:
 """
 
 METHODS_EXAMPLES = """examples:
-  obliviate methods            # every method with its options
-  obliviate methods npo        # one method
+  obliviate methods                  # every method and pipeline with its options
+  obliviate methods npo              # one method
+  obliviate methods reveal_release   # a whole-run pipeline
 """
 
 
@@ -95,18 +101,75 @@ def run_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def method_options(config_cls: type, prefix: str = "", instance: Any = None) -> list[dict[str, str]]:
+    """The options of a method Config dataclass: ``{"name", "type", "default", "help"}``, nested ones flattened
+    (``retain.kind``). Help comes from ``field(metadata={"help": ...})``; a nested option without its own help takes
+    its parent field's. ``instance`` supplies the defaults of a nested config (its parent field's default, which may
+    differ from the nested class's own defaults)."""
+    hints = typing.get_type_hints(config_cls)
+    out = []
+    for f in dataclasses.fields(config_cls):
+        if instance is not None:
+            default = getattr(instance, f.name)
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else None
+        help_ = f.metadata.get("help", "")
+        if dataclasses.is_dataclass(default) and not isinstance(default, type):
+            nested = method_options(type(default), f"{prefix}{f.name}.", default)
+            for opt in nested:
+                opt["help"] = opt["help"] or help_
+            out += nested
+            continue
+        tp = getattr(hints[f.name], "__name__", str(hints[f.name]))
+        out.append({"name": prefix + f.name, "type": tp, "default": repr(default), "help": help_})
+    return out
+
+
+def describe_methods() -> list[dict[str, Any]]:
+    """Every registered method: ``{"name", "doc" (first docstring line), "options": method_options(...)}``."""
+    from obliviate.methods import METHODS
+
+    out = []
+    for name in METHODS.names():
+        cls = METHODS.get(name)
+        doc = (inspect.getdoc(inspect.getmodule(cls)) or inspect.getdoc(cls) or "").strip().splitlines()
+        out.append({"name": name, "doc": doc[0] if doc else "", "options": method_options(cls.Config)})
+    return out
+
+
+def describe_pipelines() -> list[dict[str, Any]]:
+    """Every whole-run pipeline the installed plugins provide, in :func:`describe_methods`'s shape."""
+    from obliviate.pipelines import PIPELINES, pipeline_names
+
+    return [
+        {"name": n, "doc": PIPELINES.get(n).doc, "options": method_options(PIPELINES.get(n).config)}
+        for n in pipeline_names()
+    ]
+
+
 def run_methods(args: argparse.Namespace) -> int:
-    from obliviate.api import describe_methods, method_class
+    from obliviate.api import method_class
+    from obliviate.pipelines import find_pipeline
 
     methods = describe_methods()
+    pipelines = describe_pipelines()
     if args.name:
-        method_class(args.name)  # an unknown name fails here, with suggestions
+        if find_pipeline(args.name) is None:
+            method_class(args.name)  # an unknown name fails here, with suggestions
         methods = [m for m in methods if m["name"] == args.name]
-    for m in methods:
-        print(f"{m['name']}: {m['doc']}")
-        for o in m["options"]:
-            help_ = f"  # {o['help']}" if o["help"] else ""
-            print(f"    method.args.{o['name']}: {o['type']} = {o['default']}{help_}")
+        pipelines = [p for p in pipelines if p["name"] == args.name]
+    try:
+        for m in methods + pipelines:
+            kind = " (whole-run pipeline)" if m in pipelines else ""
+            print(f"{m['name']}: {m['doc']}{kind}")
+            for o in m["options"]:
+                help_ = f"  # {o['help']}" if o["help"] else ""
+                print(f"    method.args.{o['name']}: {o['type']} = {o['default']}{help_}")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `obliviate methods | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
     return 0
 
 

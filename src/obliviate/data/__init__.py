@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from obliviate.config import DataConfig
+from obliviate.data import benchmarks  # noqa: F401  (registers the tofu: and muse: source prefixes)
 from obliviate.data.collate import (
     collate,
     collate_prompts,

@@ -15,7 +15,8 @@ MUSE (Shi et al. 2024, arXiv:2407.06460; layout of ``swj0419/muse_bench`` ``data
 - ``verbmem/forget.json``: list of ``{"prompt", "gt"}`` -> ``{"prompt", "answer"=gt, "gt"}``;
 - ``privleak/<split>.json`` (``forget``, ``retain``, ``holdout``): list of strings (or ``{"text"}``) -> ``{"text"}``.
 
-Specs: ``tofu:DIR/SPLIT`` and ``muse:DIR/KIND/SPLIT`` (also through :func:`obliviate.data.sources.load_rows`).
+Specs: ``tofu:DIR/SPLIT`` and ``muse:DIR/KIND/SPLIT``, registered here as :mod:`obliviate.resolvers` prefixes, so
+:func:`obliviate.data.sources.load_rows` and the eval suites read them.
 """
 
 from __future__ import annotations
@@ -25,19 +26,25 @@ from typing import Any
 
 from obliviate.data.sources import load_txt, normalise_record, read_json_records
 from obliviate.errors import ObliviateError
+from obliviate.resolvers import Resolver, register_resolver
 
 MUSE_KINDS = ("raw", "knowmem", "verbmem", "privleak")
 _TOFU_PERTURBED = ("paraphrased_answer", "perturbed_answer")
 
 
-def load_benchmark(spec: str) -> list[dict[str, Any]]:
-    """Dispatch ``tofu:DIR/SPLIT`` or ``muse:DIR/KIND/SPLIT`` to :func:`load_tofu` / :func:`load_muse`."""
-    kind, _, rest = spec.partition(":")
+def _tofu_rows(rest: str) -> list[dict[str, Any]]:
+    """``tofu:DIR/SPLIT`` (``rest`` = ``DIR/SPLIT``)."""
     path = Path(rest)
-    if kind == "tofu":
-        return load_tofu(path.parent, path.name)
+    return load_tofu(path.parent, path.name)
+
+
+def _muse_rows(rest: str) -> list[dict[str, Any]]:
+    """``muse:DIR/KIND/SPLIT`` (``rest`` = ``DIR/KIND/SPLIT``)."""
+    path = Path(rest)
     if len(path.parts) < 3:
-        raise ObliviateError(f"MUSE spec {spec!r} must look like muse:DIR/KIND/SPLIT (e.g. muse:data/news/raw/forget)")
+        raise ObliviateError(
+            f"MUSE spec 'muse:{rest}' must look like muse:DIR/KIND/SPLIT (e.g. muse:data/news/raw/forget)"
+        )
     return load_muse(path.parent.parent, path.parent.name, path.name)
 
 
@@ -119,3 +126,7 @@ def load_muse(root: str | Path, kind: str, split: str) -> list[dict[str, Any]]:
             )
         rows.append(normalise_record(rec, path, n))
     return rows
+
+
+register_resolver("tofu", Resolver("TOFU's published files: tofu:DIR/SPLIT", rows=_tofu_rows))
+register_resolver("muse", Resolver("MUSE's published files: muse:DIR/KIND/SPLIT", rows=_muse_rows))

@@ -1,10 +1,14 @@
 """Tokenisation with label masking, and padding into :class:`obliviate.types.Batch`.
 
-Prompt/answer boundary: the prompt and the answer are tokenised **separately** and concatenated, so the label mask
-is exact (every answer token is trained, no prompt token is) even where BPE would merge across the boundary in the
-joined string. The prompt keeps the tokenizer's special tokens (e.g. BOS); the answer gets none, is separated from
-the prompt by one space unless either side already has whitespace there, and is followed by EOS when the tokenizer
-has one. Generation prompts use the same :func:`encode_prompt`, so eval sees exactly the training prompt tokens.
+Prompt/answer boundary: prompt and answer are tokenised **jointly**, as the one string ``prompt + answer`` (with one
+space between them unless either side already has whitespace there), and the prompt is masked by character offsets
+(fast tokenizers' ``offset_mapping``): a token holding any answer character, or a space that ends the prompt, is an
+answer token. So the tokens are exactly those of a model trained on the joined text, wherever the space falls
+(``"Answer: "`` + ``"Paris"`` and ``"Answer:"`` + ``" Paris"`` both give ``... ':' | ' Paris'``), and
+:func:`encode_prompt` (generation and likelihood prompts) drops a prompt's trailing spaces the same way, so a model
+is never asked to continue after a lone space token it did not see in training. The prompt keeps the tokenizer's
+special tokens (e.g. BOS); the answer is followed by EOS when the tokenizer has one. Slow (Python) tokenizers have
+no offsets: their prompt and answer are tokenised separately.
 
 Chat template (``chat_template=True``): the prompt is rendered as a user turn with the generation prompt, the full
 conversation adds the answer as the assistant turn; the answer tokens are what the template adds after the prompt
@@ -74,13 +78,31 @@ def encode_prompt(prompt: str, tokenizer: Any, *, chat_template: bool = False) -
             [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
         )
         return _ids(tokenizer, text, special=False)  # the template writes its own BOS
-    return _ids(tokenizer, prompt, special=True)
+    split = _joint(tokenizer, prompt, "")
+    return split[0] if split is not None else _ids(tokenizer, prompt, special=True)
+
+
+def _sep(prompt: str, answer: str) -> str:
+    return " " if prompt and not prompt[-1].isspace() and not answer[:1].isspace() else ""
+
+
+def _joint(tokenizer: Any, prompt: str, answer: str) -> tuple[list[int], list[int]] | None:
+    """(prompt ids, answer ids) of ``prompt + answer`` tokenised as one string, cut before the first token that
+    reaches past the prompt without its trailing spaces (BPE joins a space to the word after it); None for
+    tokenizers without offsets."""
+    if not getattr(tokenizer, "is_fast", False):
+        return None
+    enc = tokenizer(prompt + answer, add_special_tokens=True, return_offsets_mapping=True, verbose=False)
+    ids, offsets, end = list(enc["input_ids"]), enc["offset_mapping"], len(prompt.rstrip(" "))
+    # special tokens have (0, 0): a BOS stays in the prompt, an appended EOS (after the cut) in the answer
+    cut = next((i for i, (_, stop) in enumerate(offsets) if stop > end), len(ids))
+    return ids[:cut], ids[cut:]
 
 
 def encode_pair(
     prompt: str, answer: str, tokenizer: Any, *, chat_template: bool = False
 ) -> tuple[list[int], list[int]]:
-    """(prompt ids, answer ids) tokenised separately, see the module docstring for the exact rules."""
+    """(prompt ids, answer ids) tokenised jointly, see the module docstring for the exact rules."""
     if chat_template:
         _check_template(tokenizer)
         user = [{"role": "user", "content": prompt}]
@@ -90,15 +112,20 @@ def encode_pair(
             return _ids(tokenizer, p_text, special=False), _ids(tokenizer, full[len(p_text) :], special=False)
         # templates that rewrite earlier turns: fall back to the plain answer + EOS after the templated prompt
         return _ids(tokenizer, p_text, special=False), _answer_ids(tokenizer, answer, sep=False)
-    sep = bool(prompt) and not prompt[-1].isspace() and not answer[:1].isspace()
-    return _ids(tokenizer, prompt, special=True), _answer_ids(tokenizer, answer, sep=sep)
+    sep = _sep(prompt, answer)
+    split = _joint(tokenizer, prompt, sep + answer)
+    if split is None:
+        return _ids(tokenizer, prompt, special=True), _answer_ids(tokenizer, answer, sep=bool(sep))
+    return split[0], _with_eos(tokenizer, split[1])
 
 
 def _answer_ids(tokenizer: Any, answer: str, *, sep: bool) -> list[int]:
-    ids = _ids(tokenizer, (" " + answer) if sep else answer, special=False)
-    if tokenizer.eos_token_id is not None:
-        ids.append(int(tokenizer.eos_token_id))
-    return ids
+    return _with_eos(tokenizer, _ids(tokenizer, (" " + answer) if sep else answer, special=False))
+
+
+def _with_eos(tokenizer: Any, ids: list[int]) -> list[int]:
+    eos = tokenizer.eos_token_id
+    return ids + [int(eos)] if eos is not None and ids[-1:] != [eos] else ids
 
 
 def _fit(p: list[int], a: list[int], max_length: int) -> tuple[list[int], list[int], bool]:

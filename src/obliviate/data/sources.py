@@ -21,6 +21,7 @@ Spec grammar accepted by :func:`load_rows`:
 ``world:<split>``              the built-in fictitious world (:func:`obliviate.world.load_split_rows`)
 ``tofu:DIR/SPLIT``             a TOFU split file in ``DIR`` (see :mod:`obliviate.data.benchmarks`)
 ``muse:DIR/KIND/SPLIT``        a MUSE file in ``DIR`` (``raw/forget``, ``knowmem/forget_qa``, ``verbmem/forget``...)
+``<prefix>:...``               any other prefix registered in :mod:`obliviate.resolvers` that provides rows
 =============================  =====================================================================================
 
 Accepted record layouts (checked in this order): ``column`` when it is not ``text`` and the record has it (raw
@@ -36,6 +37,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from obliviate import resolvers
 from obliviate.errors import ObliviateError
 
 LAYOUTS = "'text', 'prompt'+'answer', 'question'+'answer' or 'prompt'+'gt'"
@@ -46,7 +48,7 @@ def load_rows(spec: str, *, column: str = "text") -> list[dict[str, Any]]:
     """Load rows from ``spec`` (see the module docstring for the grammar and the accepted layouts).
 
     Args:
-        spec: a file path, dataset dir, hub name or ``world:`` / ``tofu:`` / ``muse:`` spec.
+        spec: a file path, dataset dir, hub name or a prefixed spec (``world:`` / ``tofu:`` / ``muse:``...).
         column: the raw-text column of HF datasets and JSON records, or ``"prompt_col,answer_col"``.
 
     Returns:
@@ -58,16 +60,19 @@ def load_rows(spec: str, *, column: str = "text") -> list[dict[str, Any]]:
     spec = str(spec).strip()
     if not spec:
         raise ObliviateError("empty data spec; give a .jsonl/.json/.txt file, a dataset dir or world:<split>")
-    if spec.startswith("world:"):
-        from obliviate.world import load_split_rows  # lazy: the world package pulls in its own generator
-
-        rows = [normalise_record(r, spec, i + 1, column) for i, r in enumerate(load_split_rows(spec[len("world:") :]))]
-    elif spec.startswith(("tofu:", "muse:")):
-        from obliviate.data import benchmarks
-
-        rows = benchmarks.load_benchmark(spec)
-    else:
-        rows = _load_local_or_hub(spec, column)
+    load = resolvers.lookup(spec, "rows")  # world:, tofu:, muse: ... (obliviate.resolvers)
+    try:
+        if load is not None:
+            rows = [normalise_record(r, spec, i + 1, column) for i, r in enumerate(load())]
+        else:
+            rows = _load_local_or_hub(spec, column)
+    except UnicodeDecodeError as e:  # every reader decodes UTF-8: one message for all of them
+        bad = e.object[e.start : e.start + 1].hex()
+        raise ObliviateError(
+            f"data source {spec!r} is not UTF-8 text (byte 0x{bad} cannot be decoded); re-save it as UTF-8"
+        ) from None
+    except RecursionError:  # json recurses once per nesting level: "[[[[..." thousands deep
+        raise ObliviateError(f"data source {spec!r} nests JSON too deeply to read; give flat records") from None
     if not rows:
         raise ObliviateError(f"data source {spec!r} holds no rows; give a non-empty file or split")
     return rows

@@ -1,23 +1,28 @@
-"""The Forgetting-MarI undetectability certificate (spec: docs/mari.md; Xu et al., arXiv:2511.11914, §3).
+"""The MarI marginal-information check (``obliviate certify``; spec: docs/mari.md; Xu et al., arXiv:2511.11914).
 
     cert = certify(model, tokenizer, forget_rows, retain_rows, holdout_rows=..., original=orig, gold=gold)
     write_certificate(cert, "runs/mari")          # certificate.json + certificate.md
+    cert["verdict"]["status"]                     # informative | uninformative | unknown
 
-For each model (the unlearned one, and the original / gold model when given) one forward pass per sequence
-collects the per-sequence sums of next-token probabilities (V-vectors, fp32, on CPU) and the mean token NLL. Every
-pooled quantity is then a weighted sum of those vectors, so the bootstrap (resample sequences within each group) and
-the permutation null (shuffle sequences between the groups) are matrix products, with no new forward passes.
+It is not an undetectability certificate: the paper's propositions are not public, and the pooled quantity it can
+compute constrains token-level detectors only. For each model (the unlearned one, and the original / gold model
+when given) one forward pass per sequence collects the per-sequence sums of next-token probabilities (V-vectors,
+fp32, on CPU) and the mean token NLL. Every pooled quantity is then a weighted sum of those vectors, so the
+bootstrap (resample sequences within each group) and the permutation null (shuffle sequences between
+the groups) are matrix products, with no new forward passes.
 
-Reported per model: the pooled MarI I(X;Z) under both Z constructions with π, N_r, N_u, a bootstrap CI, the
-permutation null's 95th percentile and p-value; the bounds it implies (total variation, detector accuracy, ROC-AUC),
-which hold for token-level (word-level) detectors only; and the sequence-level membership check (per-sequence mean
-NLL, forget vs retain and vs holdout, empirical ROC-AUC), whose reference point is the gold model's AUC. The pooled
-bound is never a guarantee against sequence-level attacks (spec §3.2): the output says so.
+Reported: first the verdict, from the ORIGINAL model's position against its own permutation null (inside it, the
+pooled check cannot see the forget set on this data and says "uninformative here"); per model the pooled MarI
+I(X;Z) under both Z constructions with π, N_r, N_u, the bootstrap bias, a bias-corrected estimate and interval,
+the null's 95th percentile and p-value; the bounds it implies for token-level (word-level) detectors; and the
+sequence-level membership check (per-sequence mean NLL, forget vs retain and vs holdout, empirical ROC-AUC), whose
+reference point is the gold model's AUC. :func:`document` is the one renderer of all of it (certificate.md, report).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +36,9 @@ from obliviate import losses
 from obliviate.data.collate import collate, tokenize_rows
 from obliviate.errors import ObliviateError
 from obliviate.eval import stats
+from obliviate.utils.fmt import fmt_number
 from obliviate.utils.io import atomic_write_json, atomic_write_text, provenance
+from obliviate.utils.modes import eval_mode
 
 CAVEAT = (
     "The pooled-MarI bounds hold for token-level (word-level) detectors only: detectors that see one token drawn "
@@ -41,6 +48,10 @@ CAVEAT = (
     "reference is the gold (retrained) model's AUC, not 0.5."
 )
 GROUPS = ("retain", "forget", "holdout")
+TITLE = "MarI marginal-information check"
+BOUND_KEYS = ("tv", "accuracy_max", "auc_max")
+VERDICT_CONSTRUCTION = "unlearn_vs_retain"  # equal priors: the interpretable detection game
+ALPHA = 0.05  # the original counts as inside its null when its permutation p-value exceeds this
 
 
 @dataclass
@@ -125,6 +136,26 @@ def bounds(value: float, pi0: float, unlearn_share: float | None = None) -> dict
     return out
 
 
+def bias_corrected(point: float, boot: np.ndarray, level: float = 0.95) -> dict[str, Any]:
+    """The bootstrap bias of a plug-in estimate, the bias-corrected estimate and the interval around it.
+
+    The plug-in MI is biased upward (two finite samples never pool to identical distributions) and its bootstrap
+    replicates more so, which put a percentile interval above the point estimate. By the bootstrap principle
+    θ* − θ̂ mimics θ̂ − θ, so the bias is b = mean(θ*) − θ̂, the corrected estimate θ̂ − b, and the interval the
+    basic (reverse-percentile) one, [2θ̂ − q_hi, 2θ̂ − q_lo], clipped at 0 (an MI is ≥ 0). It always holds the
+    corrected estimate; it may lie wholly below the plug-in θ̂, which then is mostly bias.
+    """
+    q_lo, q_hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    bias = float(boot.mean() - point)
+    return {
+        "bootstrap_bias": bias,
+        "value_bias_corrected": max(0.0, point - bias),
+        "ci": [max(0.0, float(2 * point - q_hi)), max(0.0, float(2 * point - q_lo))],
+        "ci_method": "basic bootstrap (bias-corrected)",
+        "percentile_ci": [float(q_lo), float(q_hi)],
+    }
+
+
 def pooled_mari(
     retain: SequenceStats,
     forget: SequenceStats,
@@ -134,7 +165,8 @@ def pooled_mari(
     seed: int = 0,
     level: float = 0.95,
 ) -> dict[str, Any]:
-    """Pooled MarI of both constructions with π, N_r, N_u, bootstrap CI, permutation null and bounds."""
+    """Pooled MarI of both constructions with π, N_r, N_u, the bootstrap bias with a bias-corrected estimate and
+    interval, the permutation null (95th percentile, p-value) and the bounds."""
     s, c = torch.cat([retain.sums, forget.sums]), torch.cat([retain.counts, forget.counts])
     n_r, n_u = len(retain.counts), len(forget.counts)
     if n_r < 2 or n_u < 2:
@@ -154,10 +186,8 @@ def pooled_mari(
         share = pos_u / (pos_r + pos_u) if full else None
         entry["bounds"] = bounds(value, pi0, share)
         if boot is not None:
-            lo, hi = np.quantile(boot[k], [(1 - level) / 2, (1 + level) / 2])
-            entry["ci"] = [float(lo), float(hi)]  # percentile interval; replicates carry extra upward bias
-            entry["bootstrap_mean"] = float(boot[k].mean())
-            entry["bounds_at_ci_upper"] = bounds(float(hi), pi0, share)
+            entry.update(bias_corrected(value, boot[k], level))
+            entry["bounds_at_ci_upper"] = bounds(entry["ci"][1], pi0, share)
         if null is not None:
             entry["null_p95"] = float(np.quantile(null[k], 0.95))
             entry["p_value"] = float((1 + (null[k] >= value).sum()) / (1 + len(null[k])))
@@ -216,10 +246,8 @@ def certify_model(
     label: str = "model",
 ) -> dict[str, Any]:
     """Pooled MarI and the sequence-level check for one model (eval mode; its training mode is restored)."""
-    was_training = model.training
-    model.eval()
     per_group: dict[str, SequenceStats] = {}
-    try:
+    with eval_mode(model):
         for group in GROUPS:
             if rows.get(group):
                 examples, _ = tokenize_rows(rows[group], tokenizer, max_length=max_length, chat_template=chat_template)
@@ -232,13 +260,43 @@ def certify_model(
                     progress=progress,
                     desc=f"certify {label}/{group}",
                 )
-    finally:
-        model.train(was_training)
     mari = pooled_mari(per_group["retain"], per_group["forget"], n_boot=n_boot, n_perm=n_perm, seed=seed)
     return {
         "mari": mari,
         "sequence": sequence_check(per_group["retain"], per_group["forget"], per_group.get("holdout")),
     }
+
+
+def request_check(
+    model: nn.Module,
+    forget_examples: list[dict],
+    retain_examples: list[dict],
+    original: dict[str, Any] | None = None,
+    *,
+    pad_id: int,
+    n_perm: int = 200,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """A continual run's per-request check (``obliviate.train.continual.Check``): pooled MarI of both constructions
+    against a permutation null (no bootstrap, to stay cheap) and the sequence-level check, on tokenised examples;
+    given the original model's result on the same examples, the verdict as well. Bind ``pad_id`` (the tokenizer's)
+    with functools.partial to get a ``Check``."""
+    if len(forget_examples) < 2 or len(retain_examples) < 2:
+        return {"skipped": "the check needs at least 2 forget and 2 retain rows"}
+    was_training = model.training
+    model.eval()
+    try:
+        f, r = (sequence_stats(model, ex, pad_id, progress=False) for ex in (forget_examples, retain_examples))
+    finally:
+        model.train(was_training)
+    out: dict[str, Any] = {
+        "mari": pooled_mari(r, f, n_boot=0, n_perm=n_perm, seed=seed),
+        "sequence": sequence_check(r, f, None),
+    }
+    if original is not None and "mari" in original:
+        v = verdict({"model": out, "original": original})
+        out["verdict"] = {"status": v["status"], "text": v["text"]}
+    return out
 
 
 def _summary(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -252,6 +310,9 @@ def _summary(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for ref in ("original", "gold"):
             if ref in results:
                 entry[ref] = results[ref]["mari"][k]["value"]
+        if "original" in results and "gold" in results and entry["original"] != entry["gold"]:
+            # 0 = still at the original's value, 1 = at the gold model's
+            entry["moved_to_gold"] = (entry["original"] - entry["model"]) / (entry["original"] - entry["gold"])
         out[f"mari_{k}"] = entry
     for key in ("auc_forget_vs_retain", "auc_forget_vs_holdout"):
         if key in mine["sequence"]:
@@ -259,6 +320,54 @@ def _summary(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             if "gold" in results:
                 entry["gap_to_gold"] = mine["sequence"][key] - results["gold"]["sequence"][key]
             out[key] = entry
+    return out
+
+
+def _position(entry: dict[str, Any]) -> str:
+    where = "inside" if entry["value"] <= entry["null_p95"] else "outside"
+    null = f"95th percentile {_f(entry['null_p95'])}, p = {_f(entry['p_value'], 'pvalue')}"
+    return f"{_f(entry['value'])} nats, {where} its permutation null ({null})"
+
+
+def verdict(results: dict[str, dict[str, Any]], construction: str = VERDICT_CONSTRUCTION) -> dict[str, Any]:
+    """Whether the pooled check can see the forget set on this data at all, judged on the ORIGINAL model.
+
+    ``uninformative``: the original (which knows the forget set) sits inside its own permutation null (p > α), so
+    no pooled number of any model says anything about forgetting here. ``informative``: the original is outside it.
+    ``unknown``: no original model, or no permutation null.
+    """
+    mine = results["model"]["mari"][construction]
+    orig = results.get("original", {}).get("mari", {}).get(construction)
+    gold = results.get("gold", {}).get("mari", {}).get(construction)
+    out: dict[str, Any] = {"construction": construction, "alpha": ALPHA}
+    if orig is None or "p_value" not in orig or "p_value" not in mine:
+        out["status"] = "unknown"
+        out["text"] = (
+            "Unknown whether this check is informative here: it needs the original model (--original) and a "
+            "permutation null (--n-perm > 0). On data whose forget and retain answers share vocabularies the "
+            "original itself sits inside the null, and then 'within null' proves nothing."
+        )
+        return out
+    if orig["p_value"] > ALPHA:
+        out["status"] = "uninformative"
+        out["text"] = (
+            f"UNINFORMATIVE HERE: the original model, which was trained on the forget set, has pooled MI "
+            f"{_position(orig)}. On this data the pooled next-token marginals do not separate forget from retain "
+            "even for a model that knows the forget set, so no pooled number below (a 'within null' included) is "
+            "evidence of forgetting. Read the sequence-level check, next to the gold model's."
+        )
+        return out
+    out["status"] = "informative"
+    text = f"Informative: the original model's pooled MI is {_position(orig)}. The model's: {_position(mine)}."
+    if gold is not None and "p_value" in gold:
+        text += (
+            f" The gold (retrained) model's: {_position(gold)}; a model that never saw the forget set need not be "
+            "inside the null (forget and retain texts differ), so its value, not the null, is the target."
+        )
+        if orig["value"] != gold["value"]:
+            moved = (orig["value"] - mine["value"]) / (orig["value"] - gold["value"])
+            text += f" The model has moved {moved:.0%} of the way from the original's value to the gold model's."
+    out["text"] = text
     return out
 
 
@@ -315,80 +424,157 @@ def certify(
     }
     return {
         "kind": "mari_certificate",
+        "title": TITLE,
         **provenance(),
         "names": dict(names or {}),
         "data": {k: len(v) for k, v in rows.items() if v},
         "settings": {**opts, "n_boot": n_boot, "n_perm": n_perm, "seed": seed, "ci_level": 0.95},
         "models": results,
         "summary": _summary(results),
+        "verdict": verdict(results),
         "scope": "pooled MarI bounds: token-level (word-level) detectors only",
         "caveat": CAVEAT,
     }
 
 
-def _f(x: float | None, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return f"{x:.{digits}g}" if abs(x) < 1e-2 else f"{x:.{digits}f}"
+def _f(value: float | None, kind: str = "float") -> str:
+    """One number as every obliviate table prints it (``count`` is a plain number there)."""
+    return fmt_number(value, "float" if kind == "count" else kind)
+
+
+@dataclass
+class Part:
+    """One section of the rendered check: a title, a paragraph and an optional table of formatted cells."""
+
+    title: str
+    text: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+def _order(models: dict[str, Any]) -> list[str]:
+    """Original first (its position against the null decides whether the check means anything), then gold."""
+    return [k for k in ("original", "gold", "model") if k in models] + [
+        k for k in models if k not in ("original", "gold", "model")
+    ]
+
+
+def document(cert: dict[str, Any], label: Callable[[str], str] | None = None) -> list[Part]:
+    """The check as titled parts with formatted tables (``obliviate.utils.fmt`` numbers): the single renderer of
+    both certificate.md (:func:`render_markdown`) and the report's certificate section.
+
+    Args:
+        cert: a :func:`certify` result (or its certificate.json).
+        label: display name of a model role (``model``, ``original``, ``gold``); default ``role (name)``.
+    """
+    names, res = cert.get("names") or {}, cert["models"]
+    label = label or (lambda k: f"{k} ({names[k]})" if k in names else k)
+    order, fmt = _order(res), _f
+
+    def interval(e: dict[str, Any]) -> str:
+        return f"[{fmt(e['ci'][0], 'float')}, {fmt(e['ci'][1], 'float')}]" if "ci" in e else "–"
+
+    v = cert.get("verdict") or verdict(res)  # a certificate.json from before verdicts were recorded
+    parts = [Part("Is the pooled check informative here?", v["text"], [], [])]
+    mi_rows, bound_rows = [], []
+    for name in order:
+        m = res[name]["mari"]
+        for k in losses.MARI_CONSTRUCTIONS:
+            e = m[k]
+            inside = "–" if "null_p95" not in e else ("yes" if e["value"] <= e["null_p95"] else "no")
+            mi_rows.append(
+                [label(name), k, fmt(e["value"], "float"), fmt(e.get("bootstrap_bias"), "float"),
+                 fmt(e.get("value_bias_corrected"), "float"), interval(e), fmt(e.get("null_p95"), "float"),
+                 fmt(e.get("p_value"), "pvalue"), inside, fmt(e["pi"][0], "float"),
+                 fmt(m["n_retain_positions"], "count"), fmt(m["n_forget_positions"], "count")]
+            )  # fmt: skip
+            b, hi = e["bounds"], e.get("bounds_at_ci_upper")
+            bound_rows.append(
+                [label(name), k]
+                + [fmt(b[x], "float") + (f" ({fmt(hi[x], 'float')})" if hi else "") for x in BOUND_KEYS]
+            )
+    parts.append(
+        Part(
+            "Pooled marginal information I(X;Z) in nats",
+            "The model's next-token softmax averaged over the labelled positions of each group (forget vs retain). Î "
+            "is the plug-in estimate, biased upward; bias = mean(bootstrap replicates) − Î, resampling sequences "
+            "within each group; the 95% interval is bias-corrected (basic bootstrap) and holds Î − bias, not "
+            "necessarily Î. Null: sequences shuffled between the groups; p is the permutation p-value of Î.",
+            [
+                "model",
+                "construction",
+                "Î",
+                "bootstrap bias",
+                "Î − bias",
+                "95% interval",
+                "null p95",
+                "p",
+                "inside null?",
+                "π₀",
+                "N_r",
+                "N_u",
+            ],
+            mi_rows,
+        )  # fmt: skip
+    )
+    parts.append(
+        Part(
+            "What Î bounds: token-level (word-level) detectors only [reconstructed]",
+            "Standard inequalities (Pinsker, data processing), the type of the paper's Proposition 2.1 / Theorem 3.1, "
+            "whose exact statements are not public: TV(P₀,P₁) ≤ sqrt(Î/(2π₀π₁)); any detector's accuracy ≤ max π + "
+            "sqrt(Î/2); any token score's |AUC − ½| ≤ TV. From Î and, in brackets, from the interval's upper end.",
+            ["model", "construction", "TV(P₀,P₁) ≤", "detector accuracy ≤", "token-level ROC-AUC ≤"],
+            bound_rows,
+        )
+    )
+    seq_rows = []
+    for name in order:
+        q = res[name]["sequence"]
+        seq_rows.append(
+            [label(name), fmt(q["nll_forget"], "float"), fmt(q["nll_retain"], "float"),
+             fmt(q.get("nll_holdout"), "float"), fmt(q["auc_forget_vs_retain"], "auc"),
+             fmt(q.get("auc_forget_vs_holdout"), "auc"), fmt(q["binned_mi"], "float"),
+             fmt(q.get("score_gap_bound_estimate"), "float")]
+        )  # fmt: skip
+    parts.append(
+        Part(
+            "Sequence-level membership check (per-sequence mean token NLL)",
+            "AUC forget-vs-retain = P(NLL_forget > NLL_retain); AUC forget-vs-holdout = P(NLL_holdout > NLL_forget) "
+            "(the eval suite's mia_loss). The target is the gold model's AUC, not 0.5. The NLL-gap bound (the type "
+            "of the paper's Theorem 2.1) uses a binned plug-in Î(S;Z): an estimate, not a guarantee.",
+            [
+                "model",
+                "NLL forget",
+                "NLL retain",
+                "NLL holdout",
+                "AUC forget-retain",
+                "AUC forget-holdout",
+                "binned Î(S;Z)",
+                "NLL gap bound (est.)",
+            ],
+            seq_rows,
+        )  # fmt: skip
+    )
+    parts.append(Part("Caveat", cert.get("caveat") or CAVEAT, [], []))
+    return parts
 
 
 def render_markdown(cert: dict[str, Any]) -> str:
-    """The human-readable certificate (printed by ``obliviate certify`` and saved as certificate.md)."""
-    names, data, res = cert["names"], cert["data"], cert["models"]
-    label = {k: f"{k} ({names[k]})" if k in names else k for k in res}
-    lines = [
-        "# Forgetting-MarI certificate",
-        "",
-        "Data: "
-        + ", ".join(f"{k} {v} rows" for k, v in data.items())
-        + f"; pooled positions: {cert['settings']['positions']}; bootstrap {cert['settings']['n_boot']}, "
-        f"permutations {cert['settings']['n_perm']}.",
-        "",
-        "## Pooled marginal information I(X;Z) in nats",
-        "",
-        "| model | construction | Î | 95% bootstrap interval | null p95 | p | π₀ | N_r | N_u |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, r in res.items():
-        m = r["mari"]
-        for k in losses.MARI_CONSTRUCTIONS:
-            e = m[k]
-            ci = f"[{_f(e['ci'][0])}, {_f(e['ci'][1])}]" if "ci" in e else "–"
-            lines.append(
-                f"| {label[name]} | {k} | {_f(e['value'])} | {ci} | {_f(e.get('null_p95'))} | {_f(e.get('p_value'))} "
-                f"| {e['pi'][0]:.3f} | {m['n_retain_positions']:.0f} | {m['n_forget_positions']:.0f} |"
-            )
-    lines += [
-        "",
-        "## Bounds for token-level (word-level) detectors only",
-        "",
-        "From Î (and, in brackets, the bootstrap CI's upper end). Not a bound for sequence-level attacks.",
-        "",
-        "| model | construction | TV(P₀,P₁) ≤ | detector accuracy ≤ | ROC-AUC of any token score ≤ |",
-        "|---|---|---|---|---|",
-    ]
-    for name, r in res.items():
-        for k in losses.MARI_CONSTRUCTIONS:
-            b, hi = r["mari"][k]["bounds"], r["mari"][k].get("bounds_at_ci_upper")
-            cells = [f"{_f(b[x])}" + (f" ({_f(hi[x])})" if hi else "") for x in ("tv", "accuracy_max", "auc_max")]
-            lines.append(f"| {label[name]} | {k} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "## Sequence-level membership check (per-sequence mean token NLL)",
-        "",
-        "AUC forget-vs-retain = P(NLL_forget > NLL_retain); AUC forget-vs-holdout = P(NLL_holdout > NLL_forget) "
-        "(the eval suite's mia_loss). The target is the gold model's AUC, not 0.5.",
-        "",
-        "| model | NLL forget | NLL retain | NLL holdout | AUC forget-retain | AUC forget-holdout | binned Î(S;Z) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, r in res.items():
-        s = r["sequence"]
-        lines.append(
-            f"| {label[name]} | {_f(s['nll_forget'])} | {_f(s['nll_retain'])} | {_f(s.get('nll_holdout'))} "
-            f"| {_f(s['auc_forget_vs_retain'])} | {_f(s.get('auc_forget_vs_holdout'))} | {_f(s['binned_mi'])} |"
-        )
-    lines += ["", "## Caveat", "", cert["caveat"], ""]
+    """The human-readable check (printed by ``obliviate certify`` and saved as certificate.md)."""
+    data, settings = cert.get("data") or {}, cert.get("settings") or {}
+    lines = [f"# {cert.get('title', TITLE)}", ""]
+    if data:
+        lines += [
+            "Data: " + ", ".join(f"{k} {v} rows" for k, v in data.items())
+            + f"; pooled positions: {settings.get('positions')}; bootstrap {settings.get('n_boot')}, "
+            f"permutations {settings.get('n_perm')}.",
+            "",
+        ]  # fmt: skip
+    for part in document(cert):
+        lines += [f"## {part.title}", "", part.text, ""]
+        if part.header:
+            lines += ["| " + " | ".join(part.header) + " |", "|" + "---|" * len(part.header)]
+            lines += ["| " + " | ".join(row) + " |" for row in part.rows] + [""]
     return "\n".join(lines)
 
 

@@ -36,6 +36,18 @@ class EvalOptions:
     lm_eval_limit: int | None = None  # lm-eval-harness: documents per task (None = all)
     progress: bool = True  # progress bars (does not change values)
 
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_length", "max_new_tokens", "txt_window"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                flag = name.replace("_", "-")
+                raise ObliviateError(
+                    f"{name} must be a whole number >= 1 (got {getattr(self, name)!r}); e.g. --{flag} 8"
+                )
+        if not 0 < self.mink_k <= 1:
+            raise ObliviateError(f"mink_k is a fraction of tokens in (0, 1] (got {self.mink_k}); e.g. --mink-k 0.4")
+        if self.lm_eval_limit is not None and self.lm_eval_limit < 1:
+            raise ObliviateError(f"lm_eval_limit must be >= 1 or unset (got {self.lm_eval_limit})")
+
     def key_options(self, names: tuple[str, ...]) -> dict[str, Any]:
         """The options that enter a cache key: tokenisation + dtype for every metric, plus ``names``."""
         base = ("max_length", "chat_template", "txt_window", "dtype")

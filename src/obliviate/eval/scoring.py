@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from obliviate.eval.context import TokenStats, progress_bar
-from obliviate.losses import shift
+from obliviate.losses import IGNORE, next_token_targets
+from obliviate.utils.modes import eval_mode
 
 
 def _pad_id(tokenizer: Any) -> int:
@@ -34,19 +35,17 @@ def score_examples(
 
     special = set(getattr(tokenizer, "all_special_ids", []) or [])
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     out: list[TokenStats] = []
-    bar = progress_bar(len(examples), desc, progress)
-    try:
+    with eval_mode(model), progress_bar(len(examples), desc, progress) as bar:
         for start in range(0, len(examples), batch_size):
             chunk = examples[start : start + batch_size]
             batch = collate(chunk, _pad_id(tokenizer)).to(device)
             logits = model(**batch.model_inputs()).logits  # (B, T, V)
-            lg, tgt, mask = shift(logits, batch.labels)  # (B, T-1, V), (B, T-1), (B, T-1)
+            tgt = next_token_targets(batch.labels)  # (B, T): the targets are shifted, never the logits
+            mask = tgt != IGNORE
             for b in range(len(chunk)):
                 sel = mask[b]
-                logp_all = torch.log_softmax(lg[b][sel].float(), dim=-1)  # (n, V): labelled positions only
+                logp_all = torch.log_softmax(logits[b][sel].float(), dim=-1)  # (n, V): labelled positions only
                 t = tgt[b][sel]  # (n,)
                 p = logp_all.exp()
                 mu = (p * logp_all).sum(-1)  # (n,)
@@ -64,9 +63,6 @@ def score_examples(
                     )
                 )
             bar.update(len(chunk))
-    finally:
-        bar.close()
-        model.train(was_training)
     return out
 
 
@@ -87,11 +83,8 @@ def generate(
 
     device = next(model.parameters()).device
     pad, eos = _pad_id(tokenizer), tokenizer.eos_token_id
-    was_training = model.training
-    model.eval()
     texts: list[str] = []
-    bar = progress_bar(len(prompts), desc, progress)
-    try:
+    with eval_mode(model), progress_bar(len(prompts), desc, progress) as bar:
         for start in range(0, len(prompts), batch_size):
             chunk = [p if p else [pad] for p in prompts[start : start + batch_size]]
             ids, attn = collate_prompts(chunk, pad)  # (B, T) left-padded
@@ -108,7 +101,4 @@ def generate(
                     row = row[: row.index(eos)]
                 texts.append(tokenizer.decode(row, skip_special_tokens=True).strip())
             bar.update(len(chunk))
-    finally:
-        bar.close()
-        model.train(was_training)
     return texts

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from obliviate import resolvers
 from obliviate.errors import ObliviateError
 
 MIA = ("mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_plus_plus", "privleak")
@@ -115,6 +116,14 @@ def get_suite(name: str) -> Suite:
     return SUITES[name]
 
 
+def _suite_root(suite: Suite, root: str | None) -> str | None:
+    """``--data`` as the suite's templates expect it: the resolver of their source prefix may rewrite it (the world
+    turns ``uncorrelated`` into ``uncorrelated/``); unchanged otherwise."""
+    parts = resolvers.split_spec(next(iter(suite.data.values()), ""))
+    normalise = resolvers.get_resolver(parts[0]).suite_root if parts else None
+    return normalise(root or "") if normalise is not None else root
+
+
 def data_specs(suite: Suite, root: str | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The spec of every split: the suite's templates filled with ``root``, then ``overrides`` (split -> spec, or a
     list of rows)."""
@@ -126,9 +135,7 @@ def data_specs(suite: Suite, root: str | None, overrides: dict[str, Any] | None 
                 f"suite {suite.name!r} needs --data DIR (the folder of its published files) for split(s) "
                 f"{', '.join(missing)}; or give each split's file with its own flag"
             )
-    if suite.name == "world":
-        root = (root or "").removeprefix("world:").strip("/")
-        root = f"{root}/" if root else ""
+    root = _suite_root(suite, root)
     specs: dict[str, Any] = {split: tpl.format(root=root) for split, tpl in suite.data.items()}
     specs.update(overrides)
     if suite.name == "custom" and "forget" not in specs:

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from obliviate.report.fmt import arrow, fmt_number, metric_kind
+from obliviate.utils.fmt import arrow, fmt_number, metric_kind
 
 
 def _cell(name: str, entry: dict[str, Any] | None) -> str:

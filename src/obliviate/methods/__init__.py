@@ -8,11 +8,10 @@ from obliviate.methods import (
     kl,  # noqa: F401  (registers "kl")
     mari,  # noqa: F401  (registers "mari")
     npo,  # noqa: F401  (registers "npo")
-    reveal_release,  # noqa: F401  (registers "reveal_release")
     rmu,  # noqa: F401  (registers "rmu")
     simnpo,  # noqa: F401  (registers "simnpo")
     task_vector,  # noqa: F401  (registers "task_vector")
 )
-from obliviate.methods.base import METHODS, Method, RetainTerm, register_method
+from obliviate.methods.base import METHODS, Method, MethodDefaults, RetainTerm, register_method
 
-__all__ = ["METHODS", "Method", "RetainTerm", "register_method"]
+__all__ = ["METHODS", "Method", "MethodDefaults", "RetainTerm", "register_method"]

@@ -1,12 +1,13 @@
 """The method contract: a small object with a ``loss`` (a Protocol, not a base class), plus shared components.
 
-A method module holds ``<Name>Config`` (a dataclass) and ``<Name>`` decorated with ``@register_method("<name>")``.
-What methods share (the retain term) comes by composition through :class:`RetainTerm`.
+A method module holds ``<Name>Config`` (a dataclass whose fields carry ``field(metadata={"help": ...})``) and
+``<Name>(MethodDefaults)`` decorated with ``@register_method("<name>")``. What methods share (the retain term)
+comes by composition through :class:`RetainTerm`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import torch
@@ -17,29 +18,54 @@ from obliviate.registry import Registry
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
-    from obliviate.train.reference import Reference
+    from obliviate.reference import Reference
 
 
 @runtime_checkable
 class Method(Protocol):
-    """What the training loop needs from a method.
+    """Everything the training loop reads from a method (:class:`MethodDefaults` supplies the defaults).
 
     Attributes:
         Config: the method's own config dataclass; its fields are the method's options.
         needs_reference: the loop must provide a frozen :class:`Reference` (set per instance: it can depend on cfg).
         needs_retain: the method cannot run without retain data.
         needs_alt: forget batches must carry ``alt`` (the same prompts with a refusal answer).
-
-    Optional hooks the loop calls when present: ``setup(model, ref)`` once before training (after the model is
-    prepared), and ``finalize(model, ref)`` once after the last step (e.g. task-vector negation).
+        disable_dropout: forward passes run in eval mode (dropout off; gradients still flow).
     """
 
     Config: ClassVar[type]
     needs_reference: bool
     needs_retain: bool
     needs_alt: bool
+    disable_dropout: bool
 
-    def loss(self, model: nn.Module, forget: Batch, retain: Batch | None, ref: Reference | None) -> LossOutput: ...
+    def loss(self, model: nn.Module, forget: Batch, retain: Batch | None, ref: Reference | None) -> LossOutput:
+        """The training loss of one micro-batch pair and its log entries."""
+        ...
+
+    def setup(self, model: nn.Module, ref: Reference | None) -> None:
+        """Called once before the first step, after the model is prepared (e.g. rmu picks its layers)."""
+        ...
+
+    def finalize(self, model: nn.Module, ref: Reference | None) -> None:
+        """Called once after the last step (e.g. task-vector negation)."""
+        ...
+
+
+class MethodDefaults:
+    """The defaults of :class:`Method`'s flags and hooks: no reference, retain data or refusals needed, dropout as
+    the model has it, no setup or finalize step. A method inherits it and overrides what differs."""
+
+    needs_reference: bool = False
+    needs_retain: bool = False
+    needs_alt: bool = False
+    disable_dropout: bool = False
+
+    def setup(self, model: nn.Module, ref: Reference | None) -> None:
+        return None
+
+    def finalize(self, model: nn.Module, ref: Reference | None) -> None:
+        return None
 
 
 METHODS: Registry[Any] = Registry("method")
@@ -53,18 +79,19 @@ def forward_logits(model: nn.Module, batch: Batch) -> torch.Tensor:
 
 @dataclass
 class RetainTerm:
-    """The retain-side regulariser shared by many methods.
+    """The retain-side regulariser every method with a retain term uses (``method.args.retain.kind`` / ``.weight``).
 
     kind: ``nll`` (mean token NLL on retain, keeps the model fitting D_r), ``kl`` (forward KL(p_ref || p_theta) on
     retain tokens against the frozen reference) or ``none``. weight: its coefficient in the total loss.
     """
 
-    kind: str = "nll"
-    weight: float = 1.0
+    kind: str = field(default="nll", metadata={"help": "nll | kl (to the frozen reference) | none"})
+    weight: float = field(default=1.0, metadata={"help": "weight of the retain term in the loss"})
 
     def __post_init__(self) -> None:
         if self.kind not in ("nll", "kl", "none"):
-            raise ValueError(f"retain.kind must be one of nll, kl, none (got {self.kind!r})")
+            old = " (the old retain=ce is kind=nll)" if self.kind == "ce" else ""
+            raise ValueError(f"retain.kind must be one of nll, kl, none (got {self.kind!r}){old}")
 
     @property
     def active(self) -> bool:
@@ -78,7 +105,12 @@ class RetainTerm:
         """Weighted retain loss and its log entry; a zero tensor when inactive or when there is no retain batch."""
         if not self.active or retain is None:
             return torch.zeros((), device=retain.input_ids.device if retain is not None else "cpu"), {}
-        logits = forward_logits(model, retain)
+        return self.on_logits(forward_logits(model, retain), retain, ref)
+
+    def on_logits(self, logits: torch.Tensor, retain: Batch, ref: Reference | None) -> tuple[torch.Tensor, dict]:
+        """The weighted term from the model's (B, T, V) retain logits (for a method that needs them anyway)."""
+        if not self.active:
+            return logits.new_zeros(()), {}
         if self.kind == "nll":
             term = losses.masked_mean_nll(logits, retain.labels)
             return self.weight * term, {"retain_nll": term.item()}

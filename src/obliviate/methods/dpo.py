@@ -23,18 +23,20 @@ from typing import TYPE_CHECKING, ClassVar
 from torch import nn
 
 from obliviate import losses
-from obliviate.methods.base import RetainTerm, forward_logits, register_method
+from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
-    from obliviate.train.reference import Reference
+    from obliviate.reference import Reference
 
 
 @dataclass
 class DPOConfig:
-    beta: float = 0.1  # inverse temperature of the preference margin
-    gamma: float = 1.0  # weight of the DPO (forget) term
-    retain: RetainTerm = field(default_factory=lambda: RetainTerm(kind="nll", weight=1.0))  # retain regulariser
+    beta: float = field(default=0.1, metadata={"help": "inverse temperature of the preference margin"})
+    gamma: float = field(default=1.0, metadata={"help": "weight of the DPO (forget) term"})
+    retain: RetainTerm = field(
+        default_factory=lambda: RetainTerm(kind="nll", weight=1.0), metadata={"help": "retain regulariser"}
+    )
 
     def __post_init__(self) -> None:
         if self.beta <= 0:
@@ -42,7 +44,7 @@ class DPOConfig:
 
 
 @register_method("dpo")
-class DPO:
+class DPO(MethodDefaults):
     """IdkDPO: refusal (chosen) over the original answer (rejected), against the reference (module docstring)."""
 
     Config: ClassVar[type] = DPOConfig

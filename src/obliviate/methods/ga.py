@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, ClassVar
 from torch import nn
 
 from obliviate import losses
-from obliviate.methods.base import forward_logits, register_method
+from obliviate.methods.base import MethodDefaults, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
-    from obliviate.train.reference import Reference
+    from obliviate.reference import Reference
 
 
 @dataclass
@@ -29,7 +29,7 @@ class GAConfig:
 
 
 @register_method("ga")
-class GA:
+class GA(MethodDefaults):
     """Gradient ascent on the forget set (see the module docstring)."""
 
     Config: ClassVar[type] = GAConfig

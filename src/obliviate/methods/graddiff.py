@@ -18,21 +18,23 @@ from typing import TYPE_CHECKING, ClassVar
 from torch import nn
 
 from obliviate import losses
-from obliviate.methods.base import RetainTerm, forward_logits, register_method
+from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
-    from obliviate.train.reference import Reference
+    from obliviate.reference import Reference
 
 
 @dataclass
 class GradDiffConfig:
-    gamma: float = 1.0  # weight of the forget (ascent) term
-    retain: RetainTerm = field(default_factory=lambda: RetainTerm(kind="nll", weight=1.0))  # retain regulariser
+    gamma: float = field(default=1.0, metadata={"help": "weight of the forget (ascent) term"})
+    retain: RetainTerm = field(
+        default_factory=lambda: RetainTerm(kind="nll", weight=1.0), metadata={"help": "retain regulariser"}
+    )
 
 
 @register_method("graddiff")
-class GradDiff:
+class GradDiff(MethodDefaults):
     """Gradient ascent on forget + retain regulariser (see the module docstring)."""
 
     Config: ClassVar[type] = GradDiffConfig

@@ -20,21 +20,23 @@ from typing import TYPE_CHECKING, ClassVar
 from torch import nn
 
 from obliviate import losses
-from obliviate.methods.base import RetainTerm, forward_logits, register_method
+from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
-    from obliviate.train.reference import Reference
+    from obliviate.reference import Reference
 
 
 @dataclass
 class IdkNLLConfig:
-    gamma: float = 1.0  # weight of the refusal NLL term
-    retain: RetainTerm = field(default_factory=lambda: RetainTerm(kind="nll", weight=1.0))  # retain regulariser
+    gamma: float = field(default=1.0, metadata={"help": "weight of the refusal NLL term"})
+    retain: RetainTerm = field(
+        default_factory=lambda: RetainTerm(kind="nll", weight=1.0), metadata={"help": "retain regulariser"}
+    )
 
 
 @register_method("idknll")
-class IdkNLL:
+class IdkNLL(MethodDefaults):
     """NLL of refusal answers on the forget prompts + retain regulariser (see the module docstring)."""
 
     Config: ClassVar[type] = IdkNLLConfig

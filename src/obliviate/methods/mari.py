@@ -7,7 +7,7 @@ and π_z its share of positions. ``full_vs_retain`` (default, the authors' Z enc
 xushizhou/Machine_Unlearn_via_Info_Reg): Z=0 = retain ∪ forget, Z=1 = retain; ``unlearn_vs_retain``: Z=0 =
 forget, Z=1 = retain, π = ½. Both are zero exactly when the pooled forget and retain distributions match, so the
 model may keep what the retain set also supports and loses only what the forget set adds. The retain term is
-forward KL(p_θ₀ ‖ p_θ) on retain tokens (``retain=ce``: NLL), a per-token mean.
+forward KL(p_θ₀ ‖ p_θ) on retain tokens (``retain.kind=nll``: NLL), a per-token mean.
 
 Reconstructed (no official code; see docs/mari.md): the γ placement, pooling over answer positions, one forward
 pass per group (P̄_r reused for both Z groups, identical to the paper's [retain, forget, retain] batch with dropout
@@ -18,7 +18,7 @@ accumulation each micro-batch's MI is its own (upward-biased) estimate, as the p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
@@ -26,29 +26,28 @@ import torch.distributed as dist
 from torch import nn
 
 from obliviate import losses
-from obliviate.methods.base import forward_logits, register_method
+from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
-    from obliviate.train.reference import Reference
+    from obliviate.reference import Reference
 
 
 @dataclass
 class MariConfig:
-    gamma: float = 20.0  # weight of ℓ_MarI; ~20x smaller values under unlearn_vs_retain (see docs/mari.md)
-    construction: str = "full_vs_retain"  # full_vs_retain | unlearn_vs_retain (the one trained on; both logged)
-    retain: str = "kl"  # kl: KL(p_ref || p_theta) on retain tokens | ce: retain NLL
-    retain_weight: float = 1.0
-    positions: str = "labels"  # labels: positions predicting a labelled token | all: every real next token
-    stopgrad_retain: bool = False  # ablation: freeze P̄_r inside ℓ_MarI, move only the forget outputs
-    chunk_size: int = 0  # positions per softmax chunk; 0 = about 2**22 probabilities per chunk
-    sync_processes: bool = True  # sum pooled distributions over processes (global-batch MI under DDP)
+    gamma: float = field(default=20.0, metadata={"help": "weight of ℓ_MarI (~20x smaller for unlearn_vs_retain)"})
+    construction: str = field(default="full_vs_retain", metadata={"help": "full_vs_retain | unlearn_vs_retain"})
+    retain: RetainTerm = field(
+        default_factory=lambda: RetainTerm(kind="kl"), metadata={"help": "retain term: kl (to p_ref) | nll | none"}
+    )
+    positions: str = field(default="labels", metadata={"help": "labels: predicting a labelled token | all"})
+    stopgrad_retain: bool = field(default=False, metadata={"help": "ablation: freeze P̄_r inside ℓ_MarI"})
+    chunk_size: int = field(default=0, metadata={"help": "0: fused softmax; >0: recompute, N positions per chunk"})
+    sync_processes: bool = field(default=True, metadata={"help": "sum pooled sums over processes (DDP)"})
 
     def __post_init__(self) -> None:
         if self.construction not in losses.MARI_CONSTRUCTIONS:
             raise ValueError(f"construction must be one of {', '.join(losses.MARI_CONSTRUCTIONS)}")
-        if self.retain not in ("kl", "ce"):
-            raise ValueError(f"retain must be kl or ce (got {self.retain!r})")
         if self.positions not in ("labels", "all"):
             raise ValueError(f"positions must be labels or all (got {self.positions!r})")
         if self.gamma < 0 or self.chunk_size < 0:
@@ -82,7 +81,7 @@ def _global_sums(sums: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tensor
 
 
 @register_method("mari")
-class Mari:
+class Mari(MethodDefaults):
     """Forgetting-MarI (see the module docstring)."""
 
     Config: ClassVar[type] = MariConfig
@@ -92,7 +91,7 @@ class Mari:
 
     def __init__(self, cfg: MariConfig) -> None:
         self.cfg = cfg
-        self.needs_reference = cfg.retain == "kl"
+        self.needs_reference = cfg.retain.needs_reference
 
     def _positions(self, batch: Batch) -> torch.Tensor:
         if self.cfg.positions == "labels":
@@ -103,19 +102,19 @@ class Mari:
         cfg = self.cfg
         if retain is None:
             raise RuntimeError("mari needs a retain batch (its MI compares forget with retain outputs)")
-        logits_r = forward_logits(model, retain)  # (B_r, T, V)
-        logits_u = forward_logits(model, forget)  # (B_u, T, V)
-        if cfg.retain == "kl":
-            if ref is None:
-                raise RuntimeError("mari with retain=kl needs the frozen reference model")
-            retain_term = losses.kl_to_ref(logits_r, ref.logits(retain), retain.labels)
-        else:
-            retain_term = losses.masked_mean_nll(logits_r, retain.labels)
-
         mask_r, mask_u = self._positions(retain), self._positions(forget)
         chunk = cfg.chunk_size or None
-        sum_r = losses.pooled_softmax(logits_r, mask_r, chunk)  # (V,) fp32
-        sum_u = losses.pooled_softmax(logits_u, mask_u, chunk)
+        logits_r = forward_logits(model, retain)  # (B_r, T, V)
+        if cfg.retain.needs_reference and chunk is None:  # the KL and P̄_r share one softmax of the retain logits
+            if ref is None:
+                raise RuntimeError("mari with retain.kind=kl needs the frozen reference model")
+            kl, sum_r = losses.kl_and_pooled_softmax(logits_r, ref.logits(retain), retain.labels, mask_r)
+            retain_term, retain_logs = cfg.retain.weight * kl, {"retain_kl": kl.item()}
+        else:
+            retain_term, retain_logs = cfg.retain.on_logits(logits_r, retain, ref)  # weighted; logits_r reused
+            sum_r = losses.pooled_softmax(logits_r, mask_r, chunk)  # (V,) fp32
+        del logits_r  # freed before the forget forward unless a loss term saved it
+        sum_u = losses.pooled_softmax(forward_logits(model, forget), mask_u, chunk)  # (V,) from (B_u, T, V) logits
         if cfg.stopgrad_retain:
             sum_r = sum_r.detach()
         counts = torch.stack([mask_r.sum(), mask_u.sum()]).to(sum_r.dtype)  # (2,) positions N_r, N_u
@@ -129,9 +128,9 @@ class Mari:
                 c: losses.marginal_information(sum_r, counts[0], sum_u, counts[1], c)
                 for c in losses.MARI_CONSTRUCTIONS
             }
-        loss = cfg.retain_weight * retain_term + cfg.gamma * mari
+        loss = retain_term + cfg.gamma * mari
         logs = {
-            f"retain_{cfg.retain}": retain_term.item(),
+            **retain_logs,
             "mari": mari.item(),
             **{f"mari_{c}": v.item() for c, v in values.items()},
             "mari_n_retain": counts[0].item(),

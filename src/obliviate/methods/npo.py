@@ -22,18 +22,22 @@ from typing import TYPE_CHECKING, ClassVar
 from torch import nn
 
 from obliviate import losses
-from obliviate.methods.base import RetainTerm, forward_logits, register_method
+from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
-    from obliviate.train.reference import Reference
+    from obliviate.reference import Reference
 
 
 @dataclass
 class NPOConfig:
-    beta: float = 0.1  # inverse temperature of the preference term (small beta: close to GA early on)
-    gamma: float = 1.0  # weight of the forget (NPO) term
-    retain: RetainTerm = field(default_factory=lambda: RetainTerm(kind="nll", weight=1.0))  # retain regulariser
+    beta: float = field(
+        default=0.1, metadata={"help": "inverse temperature of the preference term (small beta: close to GA early on)"}
+    )
+    gamma: float = field(default=1.0, metadata={"help": "weight of the forget (NPO) term"})
+    retain: RetainTerm = field(
+        default_factory=lambda: RetainTerm(kind="nll", weight=1.0), metadata={"help": "retain regulariser"}
+    )
 
     def __post_init__(self) -> None:
         if self.beta <= 0:
@@ -41,7 +45,7 @@ class NPOConfig:
 
 
 @register_method("npo")
-class NPO:
+class NPO(MethodDefaults):
     """NPO forget term against the frozen reference + retain regulariser (see the module docstring)."""
 
     Config: ClassVar[type] = NPOConfig

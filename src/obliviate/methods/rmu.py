@@ -19,7 +19,7 @@ The default layer is (n_layers − 1) // 2 (7 for a 16-layer model, OpenUnlearni
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
@@ -27,21 +27,31 @@ from torch import nn
 
 from obliviate import losses
 from obliviate.errors import ObliviateError
-from obliviate.methods.base import register_method
+from obliviate.methods.base import MethodDefaults, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
-    from obliviate.train.reference import Reference
+    from obliviate.reference import Reference
 
 
 @dataclass
 class RMUConfig:
-    layer: int | None = None  # decoder layer whose output is steered; None: (n_layers - 1) // 2
-    steering_coeff: float = 20.0  # norm c of the control vector (WMDP default; grows with depth and model size)
-    alpha: float = 100.0  # weight of the retain activation-matching term (WMDP default)
-    train_layers: list[int] | None = None  # layers whose MLP is trained; None: max(0, layer-2)..layer
-    train_regex: str | None = None  # instead: train the parameters whose name matches (re.search)
-    seed: int = 0  # seed of the control vector's generator
+    layer: int | None = field(
+        default=None, metadata={"help": "decoder layer whose output is steered; None: (n_layers - 1) // 2"}
+    )
+    steering_coeff: float = field(
+        default=20.0, metadata={"help": "norm c of the control vector (WMDP default; grows with depth and model size)"}
+    )
+    alpha: float = field(
+        default=100.0, metadata={"help": "weight of the retain activation-matching term (WMDP default)"}
+    )
+    train_layers: list[int] | None = field(
+        default=None, metadata={"help": "layers whose MLP is trained; None: max(0, layer-2)..layer"}
+    )
+    train_regex: str | None = field(
+        default=None, metadata={"help": "instead: train the parameters whose name matches (re.search)"}
+    )
+    seed: int = field(default=0, metadata={"help": "seed of the control vector's generator"})
 
     def __post_init__(self) -> None:
         if self.train_layers is not None and self.train_regex is not None:
@@ -51,7 +61,7 @@ class RMUConfig:
 
 
 @register_method("rmu")
-class RMU:
+class RMU(MethodDefaults):
     """Steer layer-ℓ activations on forget data to c·u, keep retain activations (see the module docstring)."""
 
     Config: ClassVar[type] = RMUConfig

@@ -21,19 +21,23 @@ from typing import TYPE_CHECKING, ClassVar
 from torch import nn
 
 from obliviate import losses
-from obliviate.methods.base import RetainTerm, forward_logits, register_method
+from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
-    from obliviate.train.reference import Reference
+    from obliviate.reference import Reference
 
 
 @dataclass
 class SimNPOConfig:
-    beta: float = 4.5  # inverse temperature (OpenUnlearning default)
-    delta: float = 0.0  # margin subtracted from the mean forget NLL (paper's gamma / beta)
-    gamma: float = 0.125  # weight of the forget (SimNPO) term
-    retain: RetainTerm = field(default_factory=lambda: RetainTerm(kind="nll", weight=1.0))  # retain regulariser
+    beta: float = field(default=4.5, metadata={"help": "inverse temperature (OpenUnlearning default)"})
+    delta: float = field(
+        default=0.0, metadata={"help": "margin subtracted from the mean forget NLL (paper's gamma / beta)"}
+    )
+    gamma: float = field(default=0.125, metadata={"help": "weight of the forget (SimNPO) term"})
+    retain: RetainTerm = field(
+        default_factory=lambda: RetainTerm(kind="nll", weight=1.0), metadata={"help": "retain regulariser"}
+    )
 
     def __post_init__(self) -> None:
         if self.beta <= 0:
@@ -41,7 +45,7 @@ class SimNPOConfig:
 
 
 @register_method("simnpo")
-class SimNPO:
+class SimNPO(MethodDefaults):
     """Length-normalised, reference-free NPO + retain regulariser (see the module docstring)."""
 
     Config: ClassVar[type] = SimNPOConfig

@@ -18,7 +18,7 @@ MUSE fine-tunes a separate copy and subtracts offline; here it is one run, with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
@@ -26,20 +26,22 @@ from torch import nn
 
 from obliviate import losses
 from obliviate.errors import ObliviateError
-from obliviate.methods.base import forward_logits, register_method
+from obliviate.methods.base import MethodDefaults, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
-    from obliviate.train.reference import Reference
+    from obliviate.reference import Reference
 
 
 @dataclass
 class TaskVectorConfig:
-    alpha: float = 1.0  # scale of the subtracted task vector (MUSE's scripts use 5.0)
+    alpha: float = field(
+        default=1.0, metadata={"help": "scale of the subtracted task vector (MUSE's scripts use 5.0)"}
+    )
 
 
 @register_method("task_vector")
-class TaskVector:
+class TaskVector(MethodDefaults):
     """Fine-tune on forget, then negate the task vector in ``finalize`` (see the module docstring)."""
 
     Config: ClassVar[type] = TaskVectorConfig

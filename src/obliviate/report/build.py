@@ -13,6 +13,7 @@ from pathlib import Path
 from obliviate.report import plots, sections
 from obliviate.report.certificate import certificate_section
 from obliviate.report.doc import Block, Cell, Figure, Heading, Note, Para, Table
+from obliviate.report.receipt import receipt_section
 from obliviate.report.render import to_html, to_markdown
 from obliviate.report.runs import Run, collect
 from obliviate.utils.io import atomic_dir, atomic_write_text, provenance
@@ -73,6 +74,8 @@ def build_blocks(runs: list[Run], refs: dict[str, Run], notes: list[str]) -> lis
         *sections.roc_section(runs, refs, colours),
         Heading(2, "Certificate"),
         *certificate_section(runs),
+        Heading(2, "Deletion receipt"),
+        *receipt_section(runs),
         Heading(2, "All metrics"),
         *sections.all_metrics(runs, refs),
         Heading(2, "Run details"),

@@ -14,9 +14,9 @@ import numpy as np
 
 from obliviate.report import plots
 from obliviate.report.doc import Block, Bullets, Cell, Figure, Note, Para, Table
-from obliviate.report.fmt import arrow, best_index, fmt_duration, fmt_number, metric_kind
 from obliviate.report.mia import looks_like_mia, member_roc
 from obliviate.report.runs import Run, as_float
+from obliviate.utils.fmt import arrow, best_index, fmt_duration, fmt_number, metric_kind
 
 # Headline columns, in priority order (regexes over metric names); the full table lists everything.
 _HEADLINE = [

@@ -5,6 +5,6 @@ Modules: :mod:`.scorers` (text -> [0, 1], registry ``SCORERS``), :mod:`.pool` (i
 :mod:`.policies` / :mod:`.neural_ucb` (bandit policies ``neural_ucb``, ``greedy``, ``random``), :mod:`.generate`
 (sampling, features, forget-set filtering), :mod:`.runner` (one Reveal run), :mod:`.olora` (stacked round
 adapters, O-LoRA loss, negation), :mod:`.release` (the rounds), :mod:`.pipeline` (config -> run directory) and
-:mod:`.tasks` (built-in synthetic tasks with tiny models). The per-round objective is the registered method
-``reveal_release`` (:mod:`obliviate.methods.reveal_release`).
+:mod:`.tasks` (built-in synthetic tasks with tiny models). The per-round objective is
+:mod:`.objective`; :mod:`.plugin` registers the whole run as the pipeline ``reveal_release`` (``method.name``).
 """

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from obliviate.data.collate import collate_prompts, encode_prompt
 from obliviate.errors import ObliviateError
 from obliviate.reveal.scorers import Scorer
+from obliviate.utils.modes import eval_mode
 
 
 @dataclass
@@ -69,30 +70,25 @@ def sample_continuations(
         max_new = max(1, min(max_new, ctx - max(len(i) for i in ids)))
     flat = [i for i in range(len(prompts)) for _ in range(n)]
     out: list[list[str]] = [[] for _ in prompts]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            for s in range(0, len(flat), cfg.batch_size):
-                chunk = flat[s : s + cfg.batch_size]
-                input_ids, mask = collate_prompts([ids[i] for i in chunk], tokenizer.pad_token_id)
-                gen = model.generate(
-                    input_ids=input_ids.to(_device(model)),
-                    attention_mask=mask.to(_device(model)),
-                    do_sample=not greedy,
-                    temperature=None if greedy else cfg.temperature,
-                    top_p=None if greedy else cfg.top_p,
-                    top_k=None,
-                    max_new_tokens=max_new,
-                    pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=tokenizer.eos_token_id,
-                )  # (B, T + new)
-                texts = tokenizer.batch_decode(gen[:, input_ids.shape[1] :], skip_special_tokens=True)
-                for i, t in zip(chunk, texts):
-                    out[i].append(t.strip())
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for s in range(0, len(flat), cfg.batch_size):
+            chunk = flat[s : s + cfg.batch_size]
+            input_ids, mask = collate_prompts([ids[i] for i in chunk], tokenizer.pad_token_id)
+            gen = model.generate(
+                input_ids=input_ids.to(_device(model)),
+                attention_mask=mask.to(_device(model)),
+                do_sample=not greedy,
+                temperature=None if greedy else cfg.temperature,
+                top_p=None if greedy else cfg.top_p,
+                top_k=None,
+                max_new_tokens=max_new,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )  # (B, T + new)
+            texts = tokenizer.batch_decode(gen[:, input_ids.shape[1] :], skip_special_tokens=True)
+            for i, t in zip(chunk, texts):
+                out[i].append(t.strip())
     return out
 
 
@@ -114,10 +110,8 @@ def instruction_features(
     """
     if pooling not in ("last", "mean"):
         raise ObliviateError(f"reveal.pooling must be 'last' or 'mean' (got {pooling!r})")
-    was_training = model.training
-    model.eval()
     feats = []
-    try:
+    with eval_mode(model):
         for s in tqdm(range(0, len(prompts), batch_size), desc="features", disable=not progress, leave=False):
             ids = [encode_prompt(p, tokenizer, chat_template=chat_template) for p in prompts[s : s + batch_size]]
             ids = [i[-ctx:] for i in ids] if (ctx := _context(model)) else ids  # the instruction's end matters most
@@ -134,8 +128,6 @@ def instruction_features(
                 feats.append((h * m).sum(1) / m.sum(1).clamp(min=1))
             else:
                 feats.append(h[torch.arange(len(ids)), mask.sum(1).to(dev) - 1])
-    finally:
-        model.train(was_training)
     return torch.cat(feats).cpu().numpy().astype(np.float32)
 
 

@@ -10,10 +10,12 @@ become the defaults. Otherwise ``method.args.pool`` and ``method.args.scorer`` a
 perplexity of ``data.retain`` (or of the first round's self-generated retain rows) and, with ``method.args.heldout``,
 the mean ``eval_scorer`` value of generations of those held-out prompts is logged per round.
 
-Run directory (written in ``.<name>.partial`` and renamed when complete): ``config.yaml``, ``train_log.jsonl`` (one
-request per round), ``rounds.jsonl``, ``reveal/round<k>/`` (each round's Reveal outputs), ``adapters/<round>/``
-(the kept per-round peft adapters, for rollback and ablation), ``model/`` (all rounds merged into a plain model,
-with the tokenizer) and ``summary.json`` (rounds, stop reason, baseline / final metrics, the fresh Reveal attack).
+Run directory (the life of every run folder, :mod:`obliviate.runs`: written in ``.<name>.partial`` under the
+output folder's lock and renamed when complete; ``overwrite`` replaces only a run folder): ``config.yaml``,
+``train_log.jsonl`` (one request per round), ``rounds.jsonl``, ``reveal/round<k>/`` (each round's Reveal outputs),
+``adapters/<round>/`` (the kept per-round peft adapters, for rollback and ablation), ``model/`` (all rounds merged
+into a plain model, with the tokenizer) and ``summary.json`` (rounds, stop reason, baseline / final metrics, the
+fresh Reveal attack).
 """
 
 from __future__ import annotations
@@ -22,31 +24,30 @@ import dataclasses
 import json
 import logging
 import random
-import shutil
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from obliviate import runs
 from obliviate.config import RunConfig, from_dict, to_dict
 from obliviate.errors import ObliviateError
-from obliviate.methods.reveal_release import RevealReleaseConfig
-from obliviate.utils.io import atomic_dir, atomic_write_json, atomic_write_text, provenance
+from obliviate.pipelines import register_pipeline
+from obliviate.receipt import write_receipt
+from obliviate.reveal.objective import RevealReleaseConfig
+from obliviate.runs import RunResult
+from obliviate.utils.io import atomic_dir, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
 
 def load_model(cfg: RunConfig) -> tuple[Any, Any, Any]:
-    """``(model, tokenizer, task or None)``; ``model.path=task:<name>`` builds / reuses the task's model."""
+    """``(model, tokenizer, task or None)``; a ``model.path`` whose prefix provides tasks (``task:<name>``) builds /
+    reuses the task's model, and the task supplies the run's defaults."""
     from obliviate.models import load_model_and_tokenizer
+    from obliviate.resolvers import lookup
 
-    task = None
-    model_cfg = cfg.model
-    if model_cfg.path.startswith("task:"):
-        from obliviate.reveal.tasks import get_task
-
-        task = get_task(model_cfg.path[len("task:") :])
-        model_cfg = dataclasses.replace(model_cfg, path=str(task.model_dir()))
+    get_task = lookup(cfg.model.path, "task", required=False)
+    task = get_task() if get_task is not None else None
+    model_cfg = cfg.model if task is None else dataclasses.replace(cfg.model, path=str(task.model_dir()))
     model, tok = load_model_and_tokenizer(model_cfg)
     return model, tok, task
 
@@ -98,23 +99,39 @@ def _write_outputs(result: Any, tokenizer: Any, work: Path) -> None:
         tokenizer.save_pretrained(tmp)
 
 
-def run_reveal_release(cfg: RunConfig, *, progress: bool = True) -> Any:
+@register_pipeline(
+    "reveal_release",
+    config=RevealReleaseConfig,
+    doc="Reveal-and-Release: self-generated forget data (bandit-chosen instructions), orthogonal LoRA rounds",
+)
+def run_reveal_release(cfg: RunConfig, *, progress: bool = True) -> RunResult:
     """Run Reveal-and-Release as ``cfg`` describes (``cfg.method.args`` -> :class:`RevealReleaseConfig`).
 
     Returns:
-        An :class:`obliviate.api.RunResult` (run dir, merged model dir, summary, the peft model and tokenizer).
+        A :class:`obliviate.runs.RunResult` (run dir, merged model dir, summary, the peft model and tokenizer).
 
     Raises:
-        ObliviateError: bad options, missing pool / scorer, or an output dir that exists without ``overwrite``.
+        ObliviateError: bad options, missing pool / scorer, or an output folder that exists without ``overwrite``,
+            is in use by another run, or is not a run folder (see :mod:`obliviate.runs`).
     """
-    from obliviate.api import RunResult, output_status, work_dir
-    from obliviate.data import load_rows
-    from obliviate.reveal.release import reveal_and_release
+    from obliviate.train.loop import check_train_config
 
     args = from_dict(RevealReleaseConfig, cfg.method.args, "method.args")
     if cfg.resume:
         raise ObliviateError("reveal_release runs cannot be resumed; rerun with --overwrite")
-    output_status(cfg)
+    check_train_config(cfg.train)
+    out = runs.resolve_output(cfg.output_dir)
+    inputs = [cfg.model.path, cfg.data.retain, args.pool, args.heldout]
+    status = runs.plan(out, overwrite=cfg.overwrite, resume=False, inputs=inputs)
+    with runs.lock(out):
+        status = runs.plan(out, overwrite=cfg.overwrite, resume=False, inputs=inputs)  # again, under the lock
+        return _run(cfg, args, out, status, progress)
+
+
+def _run(cfg: RunConfig, args: RevealReleaseConfig, out: Path, status: str, progress: bool) -> RunResult:
+    from obliviate.data import load_rows
+    from obliviate.reveal.release import reveal_and_release
+
     model, tok, task = load_model(cfg)
     pool, scorer, eval_scorer, heldout = resolve_inputs(args, task, cfg.train.seed)
     retain = load_rows(cfg.data.retain, column=cfg.data.column) if cfg.data.retain else None
@@ -122,11 +139,7 @@ def run_reveal_release(cfg: RunConfig, *, progress: bool = True) -> Any:
         retain = task.retain_rows()
     if args.retain_source == "given" and not retain:
         raise ObliviateError("method.args.retain_source=given needs data.retain")
-    out, work = Path(cfg.output_dir), work_dir(cfg.output_dir)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    resolved = {**to_dict(cfg), **provenance()}
-    atomic_write_text(work / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    work = runs.start(out, status, {**to_dict(cfg), "output_dir": str(out)})
     evaluation = _evaluation(task, retain, heldout, eval_scorer, args.reveal.sample.chat_template)
     result = reveal_and_release(
         model, tok, pool, scorer, args, cfg.train, evaluation=evaluation, retain_rows=retain, run_dir=work,
@@ -148,9 +161,9 @@ def run_reveal_release(cfg: RunConfig, *, progress: bool = True) -> Any:
         "pool_size": len(pool),
     }
     atomic_write_json(work / "summary.json", summary)
-    if out.exists():
-        shutil.rmtree(out)
-    work.rename(out)
+    revealed = sorted(str(p.relative_to(work)) for p in (work / "reveal").glob("round*/forget.jsonl"))
+    write_receipt(work, cfg, generated_forget=revealed)
+    runs.finish(work, out)
     return RunResult(out, out / "model", summary, result.model, tok)
 
 

@@ -5,7 +5,8 @@ Sources (:func:`load_pool`):
 * a file: ``.txt`` (one instruction per line, ``#`` comments skipped) or ``.jsonl`` / ``.json`` rows with an
   ``instruction``, ``prompt`` or ``text`` field;
 * ``task:<name>`` (optionally ``task:<name>:<n>``): the instruction prefixes of a built-in synthetic task;
-* ``world:<split>``: the prompts of a built-in world split (e.g. ``world:forget10``).
+* ``world:<split>``: the prompts of a built-in world split (e.g. ``world:forget10``);
+* any other :mod:`obliviate.resolvers` prefix that provides instruction pools.
 
 Seed instructions can be grown by the model itself (:func:`expand_with_model`: it is asked to paraphrase or vary
 each seed) or by word-level mutation (:func:`mutate`), for models too small to follow a paraphrase request.
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from obliviate import resolvers
 from obliviate.errors import ObliviateError
 
 PARAPHRASE_TEMPLATE = (
@@ -66,15 +68,9 @@ def load_pool(spec: str, *, seed: int = 0) -> list[str]:
     Raises:
         ObliviateError: the file or source does not exist, or yields no instruction.
     """
-    if spec.startswith("task:"):
-        from obliviate.reveal.tasks import get_task
-
-        name, _, n = spec[len("task:") :].partition(":")
-        items = get_task(name).pool(int(n) if n else None, seed=seed)
-    elif spec.startswith("world:"):
-        from obliviate.world import load_split_rows
-
-        items = [r.get("prompt") or r.get("text", "") for r in load_split_rows(spec[len("world:") :])]
+    source = resolvers.lookup(spec, "pool")  # task:, world: ... (obliviate.resolvers)
+    if source is not None:
+        items = source(seed)
     else:
         path = Path(spec).expanduser()
         if not path.is_file():

@@ -7,7 +7,7 @@
 
 Per round: Reveal (fresh surrogate, round-specific seed) on the current model; stop if its best reward is below
 ``stop_reward`` or it produced no forget row; add adapter ``round{k}`` and train it through the one training loop
-(:func:`obliviate.train.loop.train`, request = k - 1) with :class:`~obliviate.methods.reveal_release.RevealRelease`;
+(:func:`obliviate.train.loop.train`, request = k - 1) with :class:`~obliviate.reveal.objective.RevealRelease`;
 measure utility and roll the round back (delete its adapter) and stop if utility worsened by more than
 ``utility_budget`` relative to the original model. After the last round a fresh Reveal attack on the final model
 gives the honest forget metric (its best reward).
@@ -27,9 +27,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from obliviate.config import TrainConfig
-from obliviate.methods.reveal_release import RevealRelease, RevealReleaseConfig
 from obliviate.reveal import olora
 from obliviate.reveal.generate import SampleConfig, sample_continuations
+from obliviate.reveal.objective import RevealRelease, RevealReleaseConfig
 from obliviate.reveal.runner import RevealResult, run_reveal
 from obliviate.reveal.scorers import Scorer
 
@@ -58,10 +58,10 @@ def default_evaluation(
 ) -> Evaluation:
     """Utility = perplexity of ``utility_rows`` (retain data); plus, when given, the mean ``eval_scorer`` value of
     sampled generations of the ``heldout`` prompts (4 each)."""
-    from obliviate.reveal.tasks.base import answer_nll
+    from obliviate.reveal.tasks.base import answer_ppl
 
     def metrics(model: Any, tokenizer: Any) -> dict[str, float]:
-        ppl = answer_nll(model, tokenizer, utility_rows, chat_template=chat_template).ppl if utility_rows else math.nan
+        ppl = answer_ppl(model, tokenizer, utility_rows, chat_template=chat_template) if utility_rows else math.nan
         out = {"utility_ppl": ppl}
         if heldout and eval_scorer is not None:
             cfg = SampleConfig(max_new_tokens=48, chat_template=chat_template)
@@ -97,9 +97,9 @@ def _round_reveal_cfg(cfg: RevealReleaseConfig, k: int, retain: bool = True):
 
 def _fit_round(model, tokenizer, name, reveal, retain_given, cfg, train_cfg, k, run_dir, progress):
     """Add adapter ``name`` on top of the frozen earlier rounds and train it through the loop (request k - 1)."""
-    from obliviate.reveal.tasks.base import rows_to_data
+    from obliviate.reference import Reference
+    from obliviate.train.memorise import rows_to_data
     from obliviate.train.loop import train
-    from obliviate.train.reference import Reference
 
     prev = olora.adapter_names(model) if olora.lora_layers(model) else []
     model = olora.add_round_adapter(model, name, r=cfg.r, alpha=cfg.alpha, dropout=cfg.dropout,

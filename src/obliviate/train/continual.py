@@ -1,14 +1,21 @@
-"""Continual unlearning's stop rule: end a forget request early when retain accuracy falls too far.
+"""Continual unlearning: requests in sequence, each from the previous result, with per-request tracking.
 
-Each request of a continual run starts from the previous request's result. Before it trains, the retain
-next-token accuracy (teacher-forced argmax over the labelled tokens of a fixed validation subset of the retain
-examples) is measured; every ``every`` optimiser steps it is measured again, and the request stops when it is below
-``(1 - threshold) * start`` (a relative drop: ``threshold=0.03`` stops at 3 % below the starting accuracy).
+Stop rule, against the ORIGINAL model (total drift, as the paper's sequential experiment): before the first request
+the retain next-token accuracy (teacher-forced argmax over the labelled tokens of a fixed validation subset of the
+retain examples) of the untouched model is measured once; every ``every`` optimiser steps it is measured again, and
+a request stops when it is below ``(1 - threshold) * original`` (``threshold=0.03``: 3 % below the original's
+accuracy, however many requests came before; re-baselining at each request would let drift add up).
+
+With several requests each request's record keeps what it did: retain accuracy at its start and end and the total
+drift, the forget accuracy of EVERY request's forget set after it (earlier ones: does it relearn? later ones: does
+it over-forget?) next to the original's, and, when ``check`` is given (the api passes the MarI check of
+:mod:`obliviate.eval.certificate`), the check and its verdict on its own forget set against the original's.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +27,27 @@ from obliviate.data import collate
 from obliviate.train import checkpoint as ckpt
 from obliviate.train.loop import StepInfo, total_steps, train
 from obliviate.utils.io import atomic_dir
+from obliviate.utils.modes import eval_mode
 
 VALIDATION_ROWS = 256  # retain examples in the validation subset (the first ones: deterministic)
+# check(model, forget_examples, retain_examples, original_result | None) -> JSON-ready dict (a verdict when given
+# the original's result); provided by a layer above (the api passes the MarI check), so train imports no eval code.
+Check = Callable[[nn.Module, list[dict[str, Any]], list[dict[str, Any]], dict[str, Any] | None], dict[str, Any]]
 
 
 @torch.no_grad()
 def next_token_accuracy(model: nn.Module, examples: list[dict[str, Any]], pad_id: int, batch_size: int = 16) -> float:
     """Fraction of labelled tokens whose argmax prediction is right (eval mode, no dropout); 0.0 if none."""
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     hit = total = 0
-    try:
+    with eval_mode(model):
         for i in range(0, len(examples), batch_size):
             batch = collate(examples[i : i + batch_size], pad_id).to(device)
             logits = model(**batch.model_inputs()).logits  # (B, T, V)
-            pred, tgt = logits[:, :-1].argmax(-1), batch.labels[:, 1:]  # (B, T-1): position t predicts t+1
+            pred, tgt = logits.argmax(-1)[:, :-1], batch.labels[:, 1:]  # (B, T-1): position t predicts t+1
             mask = tgt != -100
             hit += int(((pred == tgt) & mask).sum())
             total += int(mask.sum())
-    finally:
-        model.train(was_training)
     return hit / total if total else 0.0
 
 
@@ -51,7 +58,8 @@ class RetainDropStop:
         examples: retain examples (the first :data:`VALIDATION_ROWS` are the validation subset).
         pad_id: the tokenizer's pad id.
         threshold: relative drop that stops the request (0.03 = 3 %).
-        start: the accuracy at the start of the request (measured by :meth:`measure_start` when None).
+        start: the reference accuracy: the ORIGINAL model's in a continual run, so that drift cannot add up over
+            requests (measured on the model by :meth:`measure_start` when None).
     """
 
     def __init__(self, examples: list[dict[str, Any]], pad_id: int, threshold: float, start: float | None = None):
@@ -81,12 +89,15 @@ def _progress_dir(work: Path) -> Path:
     return work / "checkpoints" / "request_start"
 
 
-def _write_progress(work: Path, request: int, records: list[dict], start_acc: float | None, model: nn.Module) -> None:
-    """Record where request ``request`` starts: finished requests, starting accuracy and (r > 0) its start weights."""
+def _write_progress(
+    work: Path, request: int, records: list[dict], start_acc: float | None, model: nn.Module, original: dict
+) -> None:
+    """Record where request ``request`` starts: finished requests, starting accuracy, the original model's
+    baseline and (r > 0) its start weights."""
     with atomic_dir(_progress_dir(work)) as tmp:
         if request > 0:
             save_file(ckpt.trainable_state(model), str(tmp / "weights.safetensors"))
-        state = {"request": request, "retain_acc_start": start_acc, "requests": records}
+        state = {"request": request, "retain_acc_start": start_acc, "original": original, "requests": records}
         (tmp / "progress.json").write_text(json.dumps(state, indent=2) + "\n")
 
 
@@ -99,6 +110,20 @@ def _read_progress(work: Path, model: nn.Module) -> dict[str, Any] | None:
     if state["request"] > 0:
         ckpt.load_trainable_state(model, load_file(str(path / "weights.safetensors")), str(path))
     return state
+
+
+def _validation(datas: list[Any]) -> list[dict[str, Any]]:
+    return (datas[0].retain or [])[:VALIDATION_ROWS]
+
+
+def _baseline(model: nn.Module, datas: list[Any], pad_id: int, check: Check | None) -> dict[str, Any]:
+    """The original model's numbers, before any request: the stop rule's reference and each request's baseline."""
+    val = _validation(datas)
+    return {
+        "retain_acc": next_token_accuracy(model, val, pad_id) if val else None,
+        "forget_acc": [next_token_accuracy(model, d.forget, pad_id) for d in datas],
+        "checks": [check(model, d.forget, val, None) for d in datas] if check and val else None,
+    }
 
 
 def _record(request: int, data: Any, res: Any, stopper: RetainDropStop | None, model: nn.Module) -> dict[str, Any]:
@@ -114,13 +139,46 @@ def _record(request: int, data: Any, res: Any, stopper: RetainDropStop | None, m
         "final": res.logs,
     }
     if stopper is not None:
-        rec["retain_acc_start"] = stopper.start
         rec["retain_acc_end"] = stopper.measure(model)
         rec["retain_acc_checks"] = stopper.history
     return rec
 
 
-def run_requests(cfg, model, tokenizer, method, datas, ref, acc, work: Path, *, threshold: float, progress: bool):
+def _track(rec: dict, r: int, model: nn.Module, datas: list[Any], pad_id: int, original: dict, check: Any) -> None:
+    """Add request ``r``'s tracking to its record: total drift, forget accuracy of every request, the check."""
+    val = _validation(datas)
+    rec["retain_acc_original"] = original["retain_acc"]
+    if val:
+        end = rec.get("retain_acc_end", next_token_accuracy(model, val, pad_id))
+        rec["retain_acc_end"] = end
+        if original["retain_acc"]:
+            rec["retain_drift_total"] = 1.0 - end / original["retain_acc"]  # relative drop from the ORIGINAL
+    rec["forget_acc"] = [next_token_accuracy(model, d.forget, pad_id) for d in datas]
+    rec["forget_acc_original"] = original["forget_acc"]
+    if check is not None and original.get("checks"):
+        rec["check"] = check(model, datas[r].forget, val, original["checks"][r])
+
+
+def _any_stop(checks: list) -> Any:
+    """One callback calling every check (each keeps its own history); True when any asks to stop."""
+    return lambda info: any([check(info) for check in checks])
+
+
+def run_requests(
+    cfg,
+    model,
+    tokenizer,
+    method,
+    datas,
+    ref,
+    acc,
+    work: Path,
+    *,
+    threshold: float,
+    progress: bool,
+    callback=None,
+    check: Check | None = None,
+):
     """Train the forget requests in order, each from the previous result; resume an interrupted run when asked.
 
     Args:
@@ -129,30 +187,49 @@ def run_requests(cfg, model, tokenizer, method, datas, ref, acc, work: Path, *, 
         datas: one :class:`~obliviate.data.UnlearnData` per request.
         acc: the Accelerator.
         work: the run's work dir (checkpoints and the log go there).
-        threshold: the stop rule's relative retain-accuracy drop (0: no stop rule).
+        threshold: the stop rule's relative drop of retain accuracy from the ORIGINAL model's (0: no stop rule).
         progress: show progress bars.
+        callback: an extra train callback (e.g. a tuning trial's pruner), checked with the stop rule; either
+            returning True ends the request.
+        check: with several requests, ``check(model, forget_examples, retain_examples, original_result)`` run on the
+            original (``original_result`` None) and after each request (see :data:`Check`).
 
     Returns:
-        One record per request (steps, early stop, final loss terms, retain accuracy at start / end / checks).
+        One record per request (steps, early stop, final loss terms; with several requests also retain accuracy at
+        start / end / checks, the original's and the total drift, every request's forget accuracy, the check).
     """
+    pad_id, several = tokenizer.pad_token_id, len(datas) > 1
     state = _read_progress(work, model) if cfg.resume else None
     first = state["request"] if state else 0
     records: list[dict] = state["requests"] if state else []
+    original = state["original"] if state else None
+    if original is None:  # the untouched model, before request 0
+        original = _baseline(model, datas, pad_id, check if several else None) if several or threshold > 0 else {}
     for r in range(first, len(datas)):
-        stopper = None
-        if threshold > 0 and datas[r].retain:
+        stopper, start = None, None
+        if datas[r].retain and (threshold > 0 or several):
             start = state["retain_acc_start"] if state and r == first else None
-            stopper = RetainDropStop(datas[r].retain, tokenizer.pad_token_id, threshold, start=start)
-            if stopper.start is None:
-                stopper.measure_start(model)
+            if start is None and r == 0 and original.get("retain_acc") is not None:
+                start = original["retain_acc"]  # request 0 starts from the original: measured already
+            elif start is None:
+                start = next_token_accuracy(model, _validation(datas), pad_id)
+        if threshold > 0 and datas[r].retain:
+            stopper = RetainDropStop(datas[r].retain, pad_id, threshold, start=original["retain_acc"])
         if acc.is_main_process and not (state and r == first):
-            _write_progress(work, r, records, stopper.start if stopper else None, model)
+            _write_progress(work, r, records, start, model, original)
         acc.wait_for_everyone()
+        checks = [c for c in (stopper, callback) if c is not None]
         every = cfg.stop_check_every or max(1, total_steps(cfg.train, len(datas[r].forget), acc.num_processes) // 10)
         res = train(
             model, tokenizer, method, datas[r], cfg.train, work, ref=ref, accelerator=acc, request=r,
-            callback=stopper, callback_every=every if stopper else 0, resume=cfg.resume and r == first,
+            callback=_any_stop(checks) if checks else None, callback_every=every if checks else 0,
+            resume=cfg.resume and r == first,
             progress=progress,
         )  # fmt: skip
-        records.append(_record(r, datas[r], res, stopper, model))
+        rec = _record(r, datas[r], res, stopper, model)
+        if start is not None:
+            rec["retain_acc_start"] = start
+        if several:
+            _track(rec, r, model, datas, pad_id, original, check)
+        records.append(rec)
     return records

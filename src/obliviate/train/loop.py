@@ -8,11 +8,12 @@ optional bf16 autocast and ``backward(loss / grad_accum)``; then gradient clippi
 schedule (constant / linear / cosine after a linear warmup). Then the JSONL log line, the checkpoint every
 ``save_every`` steps and the callback every ``callback_every`` steps.
 
-Anything with the :class:`~obliviate.methods.base.Method` shape can be trained, registered or not: ``loss`` plus
-the attributes ``needs_reference`` / ``needs_retain`` / ``needs_alt`` and optionally ``disable_dropout`` (forward
-passes in eval mode, gradients kept), ``setup(model, ref)`` and ``finalize(model, ref)``. ``train`` changes
-``model`` in place; hooks and the callback get the unwrapped model, ``loss`` gets the model as accelerate prepared it
-(a ``DistributedDataParallel`` wrapper under multi-process: call it, do not reach into its attributes).
+Anything with the :class:`~obliviate.methods.base.Method` shape can be trained, registered or not: ``loss``, the
+attributes ``needs_reference`` / ``needs_retain`` / ``needs_alt`` / ``disable_dropout`` (forward passes in eval
+mode, gradients kept) and the hooks ``setup(model, ref)`` / ``finalize(model, ref)``
+(:class:`~obliviate.methods.base.MethodDefaults` supplies the defaults). ``train`` changes ``model`` in place;
+hooks and the callback get the unwrapped model, ``loss`` gets the model as accelerate prepared it (a
+``DistributedDataParallel`` wrapper under multi-process: call it, do not reach into its attributes).
 
 Data parallel (``ACCELERATE_USE_CPU=true torchrun --standalone --nproc_per_node 2 ...`` on CPU): every process
 takes its own shard of each global batch; only the main process writes files.
@@ -38,10 +39,14 @@ from tqdm.auto import tqdm
 from obliviate.config import TrainConfig
 from obliviate.data import PairedSampler, collate
 from obliviate.errors import ObliviateError
+from obliviate.methods.base import Method
 from obliviate.train import checkpoint as ckpt
 from obliviate.types import Batch
 
 SCHEDULERS = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
+MAX_STEPS = 10_000_000  # sanity bounds: larger values are typos (10**12 steps would never end) ...
+MAX_BATCH = 65_536  # ... or exhaust memory long before the first step (examples per micro-batch, or grad_accum)
+MAX_SEED = 2**32 - 1  # numpy's seed range, which accelerate's set_seed also feeds
 
 
 class NonFiniteLossError(ObliviateError):
@@ -78,7 +83,7 @@ class TrainResult:
 def train(
     model: nn.Module,
     tokenizer: Any,
-    method: Any,
+    method: Method,
     data: Any,
     train_cfg: TrainConfig,
     run_dir: str | Path | None = None,
@@ -100,7 +105,7 @@ def train(
         data: an :class:`~obliviate.data.UnlearnData` (``forget`` examples, optional ``retain``).
         train_cfg: lr, batch sizes, accumulation, schedule, steps or epochs, clipping, bf16, checkpoints, seed.
         run_dir: where ``train_log.jsonl`` and ``checkpoints/last`` go; None writes nothing.
-        ref: the frozen :class:`~obliviate.train.reference.Reference` when the method needs one.
+        ref: the frozen :class:`~obliviate.reference.Reference` when the method needs one.
         accelerator: reuse an Accelerator (default: :func:`make_accelerator`) made with gradient_accumulation_steps=1
             (the loop accumulates itself); what this call prepared is released at the end.
         request: continual-unlearning request index (logged, and stored in checkpoints).
@@ -126,7 +131,7 @@ def train(
         acc.init_trackers(f"request{request}")
     t0 = time.time()
     step, logs, stopped = _run(ctx, start, callback, callback_every, progress, tracking)
-    _call_hook(method, "finalize", model, ref)
+    method.finalize(model, ref)
     model.eval()
     if tracking:
         acc.end_training()
@@ -230,6 +235,11 @@ def check_train_config(cfg: TrainConfig) -> None:
     for key, value in positive.items():
         if value < 1:
             raise ObliviateError(f"{key} must be at least 1 (got {value})")
+        limit = MAX_STEPS if key == "train.max_steps" else MAX_BATCH
+        if key != "train.log_every" and value > limit:
+            raise ObliviateError(f"{key}={value} is above the sanity limit {limit:,}; is it a typo?")
+    if not 0 <= cfg.seed <= MAX_SEED:
+        raise ObliviateError(f"train.seed must be in 0..{MAX_SEED} (got {cfg.seed})")
     if cfg.max_steps is None and not cfg.epochs > 0:
         raise ObliviateError(f"train.epochs must be > 0 (got {cfg.epochs}); or set train.max_steps")
     if not cfg.lr > 0 or cfg.warmup_steps < 0 or cfg.save_every < 0 or cfg.clip_grad < 0:
@@ -267,15 +277,9 @@ class _Batches:
         return forget, collate([self.data.retain[i] for i in r_idx], self.pad_id).to(self.device)
 
 
-def _set_mode(model: nn.Module, method: Any) -> None:
+def _set_mode(model: nn.Module, method: Method) -> None:
     # eval() switches dropout off only; autograd is unaffected, so the loss still trains the model.
-    model.train(not getattr(method, "disable_dropout", False))
-
-
-def _call_hook(method: Any, name: str, model: nn.Module, ref: Any) -> None:
-    hook = getattr(method, name, None)
-    if callable(hook):
-        hook(model, ref)
+    model.train(not method.disable_dropout)
 
 
 def _optimizer_and_schedule(model: nn.Module, cfg: TrainConfig, total: int):
@@ -325,7 +329,7 @@ class _Ctx:
 
     cfg: TrainConfig
     acc: Accelerator
-    method: Any
+    method: Method
     ref: Any
     wrapped: nn.Module
     model: nn.Module
@@ -378,9 +382,9 @@ def _nonfinite_message(ctx: _Ctx, err: _NonFinite, step: int) -> str:
 def _setup(model, tokenizer, method, data, cfg, acc, ref, run_dir, request) -> _Ctx:
     """Checks, seed, sampler, the setup hook, optimiser and schedule, accelerate preparation."""
     check_train_config(cfg)
-    if getattr(method, "needs_retain", False) and not data.retain:
+    if method.needs_retain and not data.retain:
         raise ObliviateError(f"method {type(method).__name__} needs retain data; set data.retain")
-    if getattr(method, "needs_reference", False) and ref is None:
+    if method.needs_reference and ref is None:
         raise ObliviateError(f"method {type(method).__name__} needs a frozen reference model (ref=...)")
     if acc.gradient_accumulation_steps != 1:
         raise ValueError("train() accumulates gradients itself (train.grad_accum); use gradient_accumulation_steps=1")
@@ -393,14 +397,10 @@ def _setup(model, tokenizer, method, data, cfg, acc, ref, run_dir, request) -> _
     total = plan_steps(cfg, len(sampler))
     if ref is not None and not ref.via_disabled_adapter:
         ref.model.to(acc.device)
-    _call_hook(method, "setup", model, ref)
+    method.setup(model, ref)
     optimizer, scheduler = _optimizer_and_schedule(model, cfg, total)
     wrapped = acc.prepare_model(model)
     optimizer = acc.prepare_optimizer(optimizer)
     params = [p for p in model.parameters() if p.requires_grad]
     batches = _Batches(data, sampler, tokenizer.pad_token_id, acc.device)
     return _Ctx(cfg, acc, method, ref, wrapped, model, params, optimizer, scheduler, batches, run_dir, request, total)
-
-
-def _postfix(logs: dict[str, float]) -> dict[str, str]:
-    return {k: f"{v:.3g}" for k, v in logs.items() if k not in ("lr", "grad_norm")}

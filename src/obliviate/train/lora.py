@@ -1,6 +1,6 @@
 """LoRA for every method, through peft: attach adapters, report what trains, save the adapter or the merged model.
 
-Under LoRA the frozen reference is the same model with its adapters disabled (see :mod:`obliviate.train.reference`),
+Under LoRA the frozen reference is the same model with its adapters disabled (see :mod:`obliviate.reference`),
 so no second copy of the weights is ever made.
 
     model = attach_lora(model, LoraConfig(enabled=True, r=8, target_modules="all-linear"))
@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from obliviate.config import LoraConfig
@@ -71,12 +72,26 @@ def _has_conv1d(model: nn.Module) -> bool:
     return any(isinstance(m, Conv1D) for m in model.modules())
 
 
-def attach_lora(model: nn.Module, cfg: LoraConfig) -> nn.Module:
+def check_lora_config(cfg: LoraConfig) -> None:
+    """Reject LoRA options no model can take, before anything loads. Raises ObliviateError."""
+    if cfg.output not in OUTPUTS:
+        raise ObliviateError(f"lora.output must be one of {', '.join(OUTPUTS)} (got {cfg.output!r})")
+    if cfg.r <= 0:
+        raise ObliviateError(f"lora.r must be a positive integer (got {cfg.r})")
+    if cfg.alpha <= 0:
+        raise ObliviateError(f"lora.alpha must be positive (got {cfg.alpha}); e.g. twice lora.r")
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise ObliviateError(f"lora.dropout must be in [0, 1) (got {cfg.dropout})")
+
+
+def attach_lora(model: nn.Module, cfg: LoraConfig, seed: int | None = None) -> nn.Module:
     """Wrap ``model`` in a peft ``PeftModel`` with fresh LoRA adapters; only the adapters stay trainable.
 
     Args:
         model: a transformers causal LM.
         cfg: ``r``, ``alpha``, ``dropout``, ``target_modules`` (a list of module names or ``"all-linear"``).
+        seed: seeds the adapters' random init (LoRA's A matrices), so two runs with one seed start identical;
+            the global RNG state is left as it was. None: the global RNG draws them.
 
     Returns:
         The peft model (the base weights are frozen; ``disable_adapter()`` gives back the original model).
@@ -86,10 +101,7 @@ def attach_lora(model: nn.Module, cfg: LoraConfig) -> nn.Module:
     """
     import peft
 
-    if cfg.output not in OUTPUTS:
-        raise ObliviateError(f"lora.output must be one of {', '.join(OUTPUTS)} (got {cfg.output!r})")
-    if cfg.r <= 0:
-        raise ObliviateError(f"lora.r must be a positive integer (got {cfg.r})")
+    check_lora_config(cfg)
     targets = cfg.target_modules
     if isinstance(targets, list) and len(targets) == 1 and targets[0] in ("all-linear", "all_linear"):
         targets = "all-linear"  # the config loader turns a single string into a one-item list
@@ -103,7 +115,10 @@ def attach_lora(model: nn.Module, cfg: LoraConfig) -> nn.Module:
         task_type="CAUSAL_LM",
     )
     try:
-        wrapped = peft.get_peft_model(model, peft_cfg)
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            wrapped = peft.get_peft_model(model, peft_cfg)
     except ValueError as e:
         names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if not list(m.children())})
         raise ObliviateError(

@@ -18,8 +18,10 @@ Python::
     path = resolve_model_path("tiny/gold")         # built once (about a minute on 2 cores), then cached
 
 Modules: :mod:`.lexicon` (syllable words, value domains), :mod:`.people` (config, people, splits), :mod:`.corpus`
-(text and rows), :mod:`.splits` (spec grammar), :mod:`.tokenizer`, :mod:`.presets`, :mod:`.memorise` (training
-through the project loop), :mod:`.qa` (exact-match evaluation), :mod:`.build` (cache), :mod:`.export`.
+(text and rows), :mod:`.splits` (spec grammar), :mod:`.tokenizer`, :mod:`.presets` (architectures and training
+recipes), :mod:`.qa` (exact-match evaluation), :mod:`.build` (training through
+:func:`obliviate.train.memorise.memorise`, cache), :mod:`.export`, :mod:`.plugin` (registers the ``world:`` source
+prefix in :mod:`obliviate.resolvers`).
 """
 
 from __future__ import annotations

@@ -14,20 +14,20 @@ pytest-xdist workers) wait for each other instead of duplicating work; a second 
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import hashlib
 import json
 import logging
-import os
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from obliviate.errors import ObliviateError
+from obliviate.utils.cache import cache_root, cached_dir, locked
 from obliviate.utils.io import atomic_dir, atomic_write_json, provenance
+from obliviate.utils.repro import fixed_threads
 from obliviate.world.people import FORMAT_VERSION, WorldConfig
 from obliviate.world.presets import Preset, get_preset
 from obliviate.world.splits import parse_options, rows_for
@@ -36,30 +36,8 @@ log = logging.getLogger(__name__)
 VARIANTS = ("full", "gold-forget01", "gold-forget05", "gold-forget10")
 
 
-def cache_root() -> Path:
-    """``$OBLIVIATE_CACHE``, else ``~/.cache/obliviate``."""
-    return Path(os.environ.get("OBLIVIATE_CACHE") or Path.home() / ".cache" / "obliviate").expanduser()
-
-
 def world_dir(cfg: WorldConfig) -> Path:
     return cache_root() / "world" / f"{cfg.setting}-s{cfg.seed}-p{cfg.people}-{cfg.key()}"
-
-
-@contextlib.contextmanager
-def _locked(lock_file: Path) -> Iterator[None]:
-    """An exclusive lock on ``lock_file`` (POSIX ``flock``; no locking where fcntl is missing)."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows: single builder assumed
-        yield
-        return
-    with open(lock_file, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def ensure_tokenizer(cfg: WorldConfig, vocab_size: int, *, rebuild: bool = False) -> Path:
@@ -67,11 +45,8 @@ def ensure_tokenizer(cfg: WorldConfig, vocab_size: int, *, rebuild: bool = False
     from obliviate.world.tokenizer import build_world_tokenizer
 
     path = world_dir(cfg) / f"tokenizer-v{vocab_size}"
-    with _locked(world_dir(cfg) / f".{path.name}.lock"):
-        if rebuild or not (path / "tokenizer.json").is_file():
-            with atomic_dir(path) as tmp:
-                build_world_tokenizer(cfg, tmp, vocab_size)
-    return path
+    build = functools.partial(build_world_tokenizer, cfg, vocab_size=vocab_size)  # build(tmp_dir)
+    return cached_dir(path, build, marker="tokenizer.json", rebuild=rebuild)
 
 
 def parse_variant(variant: str) -> str:
@@ -117,12 +92,13 @@ def evaluate_world_model(
     return {"exact_match": em, "baselines": forget_baselines(cfg, pct)}
 
 
+@fixed_threads()  # the same weights on every machine, whatever its core count (see obliviate.utils.repro)
 def build_model(cfg: WorldConfig, preset: Preset, variant: str, *, progress: bool = True) -> Path:
     """Train one world model from scratch and save it (atomically) with its record; returns its folder."""
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from obliviate.world.memorise import memorise
+    from obliviate.train.memorise import memorise
     from obliviate.world.presets import init_model
 
     t0 = time.time()
@@ -141,7 +117,9 @@ def build_model(cfg: WorldConfig, preset: Preset, variant: str, *, progress: boo
     try:
         with atomic_dir(model_dir(cfg, preset, variant)) as tmp:
             model = init_model(preset, tokenizer, seed=recipe.seed)
-            run = memorise(model, tokenizer, rows, recipe, tmp, progress=progress)
+            run = memorise(
+                model, tokenizer, rows, recipe.train_config(), tmp, max_length=recipe.max_length, progress=progress
+            )
             model.generation_config.pad_token_id = tokenizer.pad_token_id
             model.save_pretrained(str(tmp))
             tokenizer.save_pretrained(str(tmp))
@@ -186,7 +164,7 @@ def resolve_model_path(spec: str, *, rebuild: bool = False, progress: bool = Tru
     if rebuild:
         ensure_tokenizer(cfg, preset.vocab_size, rebuild=True)
     path = model_dir(cfg, preset, variant)
-    with _locked(path.parent / f".{path.name}.lock"):
+    with locked(path.parent / f".{path.name}.lock"):
         if rebuild or not (path / "world_model.json").is_file():
             log.info("building world model %s into %s", spec, path)
             build_model(cfg, preset, variant, progress=progress)

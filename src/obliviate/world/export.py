@@ -71,6 +71,8 @@ def export_world(cfg: WorldConfig, out: str | Path, *, overwrite: bool = False) 
         ObliviateError: ``out`` exists and is not empty, unless ``overwrite``.
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():  # never replaced, --overwrite or not: the toolkit did not write it
+        raise ObliviateError(f"export folder {str(out)!r} is a file; give a folder path (new or empty) to --out")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ObliviateError(f"export folder {str(out)!r} is not empty; choose a new folder or pass --overwrite")
     with atomic_dir(out) as tmp:

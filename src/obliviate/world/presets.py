@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from obliviate.config import TrainConfig
 from obliviate.errors import ObliviateError
 
 
@@ -28,6 +29,21 @@ class Recipe:
     max_length: int = 64  # tokens; world rows are at most ~30
     general_repeat: int = 3  # general-knowledge rows appear this many times per epoch (few rows, learnt last)
     seed: int = 0  # init and data-order seed; world builds set it to the world seed
+
+    def train_config(self) -> TrainConfig:
+        """The loop's :class:`~obliviate.config.TrainConfig` for this recipe (cosine schedule after a linear warmup;
+        ``max_length`` is a tokenisation setting, passed to :func:`obliviate.train.memorise.memorise` itself)."""
+        return TrainConfig(
+            lr=self.lr,
+            batch_size=self.batch_size,
+            epochs=float(self.epochs),
+            warmup_steps=self.warmup_steps,
+            scheduler="cosine",
+            weight_decay=self.weight_decay,
+            clip_grad=self.clip_grad,
+            log_every=1,
+            seed=self.seed,
+        )
 
 
 @dataclass(frozen=True)
@@ -62,38 +78,7 @@ def get_preset(name: str) -> Preset:
 
 def init_model(preset: Preset, tokenizer, seed: int = 0):
     """A freshly initialised causal LM for ``preset`` sized to ``tokenizer`` (special-token ids set explicitly)."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+    from obliviate.models import new_causal_lm
 
-    ids = {
-        "bos_token_id": tokenizer.bos_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-        "pad_token_id": tokenizer.pad_token_id,
-    }
-    torch.manual_seed(seed)
-    if preset.arch == "gpt2":
-        cfg = GPT2Config(
-            vocab_size=len(tokenizer),
-            n_positions=preset.context,
-            n_embd=preset.dim,
-            n_layer=preset.layers,
-            n_head=preset.heads,
-            n_inner=preset.mlp,
-            resid_pdrop=0.0,
-            embd_pdrop=0.0,
-            attn_pdrop=0.0,  # memorisation: no dropout
-            **ids,
-        )
-        return GPT2LMHeadModel(cfg)
-    cfg = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=preset.dim,
-        intermediate_size=preset.mlp,
-        num_hidden_layers=preset.layers,
-        num_attention_heads=preset.heads,
-        num_key_value_heads=preset.heads,
-        max_position_embeddings=preset.context,
-        tie_word_embeddings=True,
-        **ids,
-    )
-    return LlamaForCausalLM(cfg)
+    return new_causal_lm(preset.arch, tokenizer, layers=preset.layers, dim=preset.dim, heads=preset.heads,
+                         mlp=preset.mlp, context=preset.context, seed=seed)  # fmt: skip

@@ -1,7 +1,9 @@
-"""Exact-match QA accuracy by batched greedy generation, and the most-common-value guessing baseline.
+"""QA accuracy of a world model by batched greedy generation, and the most-common-value guessing baseline.
 
-:func:`qa_accuracy` encodes prompts exactly as training does (:func:`obliviate.data.encode_prompt`), left-pads
-them, generates greedily and compares the completion (cut at EOS or a newline, stripped) with the stripped answer.
+:func:`qa_accuracy` encodes prompts exactly as training does (:func:`obliviate.data.encode_prompt`), generates
+greedily with the evaluator's generator (:func:`obliviate.eval.scoring.generate`: left padding, cut at EOS) and
+scores each continuation with the toolkit's one exact-match rule, :func:`obliviate.eval.match.exact_match`; the
+``*_acc`` metrics of ``obliviate eval`` therefore give the same numbers as the ``exact_match`` of world records.
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-
-from tqdm.auto import tqdm
 
 
 @dataclass
@@ -20,31 +20,6 @@ class QAScore:
     accuracy: float
     correct: list[bool] = field(default_factory=list)
     predictions: list[str] = field(default_factory=list)
-
-
-def _clean(text: str) -> str:
-    return text.split("\n", 1)[0].strip()
-
-
-def _greedy(model: Any, tokenizer: Any, prompts: list[list[int]], max_new_tokens: int) -> list[str]:
-    """Greedy completions (decoded, special tokens dropped) of one batch of prompt ids."""
-    import torch
-
-    from obliviate.data import collate_prompts
-
-    device = next(model.parameters()).device
-    ids, mask = collate_prompts(prompts, tokenizer.pad_token_id)  # (B, T) left-padded
-    with torch.no_grad():
-        out = model.generate(
-            input_ids=ids.to(device),
-            attention_mask=mask.to(device),
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            num_beams=1,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-        )
-    return tokenizer.batch_decode(out[:, ids.shape[1] :], skip_special_tokens=True)
 
 
 def qa_accuracy(
@@ -59,23 +34,26 @@ def qa_accuracy(
     chat_template: bool = False,
     progress: bool = False,
 ) -> QAScore:
-    """Greedy exact-match accuracy of ``model`` on QA ``rows``.
+    """Greedy exact-match accuracy (:func:`obliviate.eval.match.exact_match`) of ``model`` on QA ``rows``.
 
     Args:
         model: a causal LM (put in eval mode here; its training mode is restored after).
         tokenizer: its tokenizer (needs a pad token).
         rows: dicts with ``prompt_key`` and ``answer_key``.
         batch_size: prompts per ``generate`` call.
-        max_new_tokens: generation budget; default the longest answer's token count + 2.
+        max_new_tokens: generation budget; default the longest answer's token count + 2 (the match rule only
+            needs the answer's own tokens, so a longer budget gives the same accuracy).
         prompt_key: which field holds the prompt (e.g. ``paraphrased_question``).
         answer_key: which field holds the reference answer.
         chat_template: encode prompts with the tokenizer's chat template (as training did).
         progress: show a progress bar.
 
     Returns:
-        A :class:`QAScore`; accuracy is 0.0 for no rows.
+        A :class:`QAScore` (predictions: the continuations, cut at EOS and stripped); accuracy is 0.0 for no rows.
     """
     from obliviate.data import encode_prompt
+    from obliviate.eval.match import exact_match
+    from obliviate.eval.scoring import generate
 
     if not rows:
         return QAScore(0.0)
@@ -83,18 +61,14 @@ def qa_accuracy(
     if max_new_tokens is None:
         max_new_tokens = max(len(tokenizer(r[answer_key], add_special_tokens=False)["input_ids"]) for r in rows) + 2
     order = sorted(range(len(rows)), key=lambda i: len(prompts[i]))  # similar lengths together: less padding
+    texts = generate(
+        model, tokenizer, [prompts[i] for i in order], batch_size=batch_size, max_new_tokens=max_new_tokens,
+        desc="qa", progress=progress,
+    )  # fmt: skip
     preds: list[str] = [""] * len(rows)
-    was_training = model.training
-    model.eval()
-    try:
-        for start in tqdm(range(0, len(order), batch_size), desc="qa", disable=not progress, leave=False):
-            idx = order[start : start + batch_size]
-            texts = _greedy(model, tokenizer, [prompts[i] for i in idx], max_new_tokens)
-            for i, text in zip(idx, texts):
-                preds[i] = _clean(text)
-    finally:
-        model.train(was_training)
-    correct = [p == str(r[answer_key]).strip() for p, r in zip(preds, rows)]
+    for i, text in zip(order, texts):
+        preds[i] = text
+    correct = [exact_match(p, r[answer_key]) for p, r in zip(preds, rows)]
     return QAScore(sum(correct) / len(rows), correct, preds)
 
 

@@ -3,7 +3,7 @@
 
 Adding a metric (the MarI certificate does exactly this)::
 
-    from obliviate.eval.metrics import register_metric, skipped
+    from obliviate.eval.metrics.base import register_metric, skipped
 
     @register_metric("mari_certificate", split="forget", higher_is_better=True, needs=("original",))
     def mari_certificate(ctx):
@@ -11,7 +11,7 @@ Adding a metric (the MarI certificate does exactly this)::
         orig = ctx.reference("original")          # an EvalContext (model, tokenizer, rows) or None
         return MetricResult(value=..., per_sample={...}, extra={...})
 
-and one import line at the bottom of this file. Metadata:
+in a module of this folder, and one import line at the bottom of this file. Metadata:
 
 - ``split``: the data split shown next to the metric (``forget``, ``retain``, ``forget+holdout``...).
 - ``data``: splits that must be present, else the metric is ``skipped`` with the reason (default: ``(split,)``
@@ -24,87 +24,15 @@ and one import line at the bottom of this file. Metadata:
   neither direction is better (PrivLeak: 0).
 """
 
-from __future__ import annotations
-
-import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from obliviate.registry import Registry
-from obliviate.types import MetricResult
-
-MetricFn = Callable[..., MetricResult]
-METRICS: Registry[MetricFn] = Registry("metric")
-REFERENCES = ("gold", "original")
-# Split names a suite may fill (TOFU's real_authors / world_facts; MUSE's verbmem and knowmem QA sets).
-SPLITS = (
-    "forget", "retain", "holdout", "general", "real_authors", "world_facts", "verbmem", "knowmem_forget",
-    "knowmem_retain",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """A registered metric with its metadata (see the module docstring)."""
-
-    name: str
-    fn: MetricFn
-    split: str
-    higher_is_better: bool | None
-    data: tuple[str, ...]
-    requires: tuple[str, ...]
-    gold: tuple[str, ...]
-    needs: tuple[str, ...]
-    options: tuple[str, ...]
-    fmt: str
-    target: float | None
-    description: str
-
-
-def register_metric(
-    name: str,
-    *,
-    split: str,
-    higher_is_better: bool | None,
-    data: tuple[str, ...] | None = None,
-    requires: tuple[str, ...] = (),
-    gold: tuple[str, ...] = (),
-    needs: tuple[str, ...] = (),
-    options: tuple[str, ...] = (),
-    fmt: str = "float",
-    target: float | None = None,
-) -> Callable[[MetricFn], MetricFn]:
-    """Decorator registering ``fn(ctx, **deps) -> MetricResult`` under ``name`` (see the module docstring)."""
-    for ref in needs:
-        if ref not in REFERENCES:
-            raise ValueError(f"metric {name!r}: unknown reference {ref!r} in needs (known: {REFERENCES})")
-    if data is None:
-        data = (split,) if split in SPLITS else ()
-    meta = dict(
-        split=split,
-        higher_is_better=higher_is_better,
-        data=tuple(data),
-        requires=tuple(requires),
-        gold=tuple(gold),
-        needs=tuple(needs),
-        options=tuple(options),
-        fmt=fmt,
-        target=target,
-    )
-    return METRICS.register(name, **meta)
-
-
-def metric_spec(name: str) -> MetricSpec:
-    """The :class:`MetricSpec` of a registered metric (unknown names raise a KeyError with suggestions)."""
-    fn = METRICS.get(name)
-    doc = inspect.getdoc(fn) or ""
-    return MetricSpec(name=name, fn=fn, description=doc.split("\n\n")[0].replace("\n", " "), **METRICS.meta(name))
-
-
-def skipped(reason: str) -> MetricResult:
-    """A visible ``skipped`` result: ``value`` None and the reason in ``note`` (shown in the summary table)."""
-    return MetricResult(value=None, status="skipped", note=reason)
-
-
 # One import per metric module; importing registers its metrics (tests check every module is listed).
-from obliviate.eval.metrics import forget, lm_eval_adapter, privacy, utility  # noqa: E402, F401
+from obliviate.eval.metrics import forget, lm_eval_adapter, privacy, utility  # noqa: F401
+from obliviate.eval.metrics.base import (  # noqa: F401  (the public names of the registry)
+    METRICS,
+    REFERENCES,
+    SPLITS,
+    MetricFn,
+    MetricSpec,
+    metric_spec,
+    register_metric,
+    skipped,
+)

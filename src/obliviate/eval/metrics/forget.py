@@ -8,14 +8,13 @@ docstring says so. Per-sample values are keyed by example index (``"0"``, ``"1"`
 from __future__ import annotations
 
 import math
-import re
-import string
 
 import numpy as np
 
 from obliviate.eval import stats
 from obliviate.eval.context import EvalContext
-from obliviate.eval.metrics import register_metric, skipped
+from obliviate.eval.match import exact_match
+from obliviate.eval.metrics.base import register_metric, skipped
 from obliviate.types import MetricResult
 
 QA_HINT = "needs prompt/answer rows (it holds raw text)"
@@ -141,30 +140,16 @@ def _rouge(split: str, higher: bool | None, kind: str = "recall") -> None:
     fn.__doc__ = (fn.__doc__ or "").replace("{kind}", kind)
 
 
-_PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
-
-
-def normalise_answer(text: str) -> str:
-    """Lowercase, punctuation removed, whitespace collapsed (SQuAD-style answer normalisation, articles kept)."""
-    return " ".join(_PUNCT.sub(" ", text.lower()).split())
-
-
-def answer_correct(generation: str, answer: str) -> bool:
-    """True when the normalised generation is the normalised answer or starts with it as whole words (a greedy
-    model may go on after a correct answer; the answer itself must come first)."""
-    g, a = normalise_answer(generation), normalise_answer(answer)
-    return bool(a) and (g == a or g.startswith(a + " "))
-
-
 def _acc(split: str, higher: bool | None) -> None:
     @_register(f"{split}_acc", split, higher_is_better=higher, options=("max_new_tokens",), fmt="percent")
     def fn(ctx: EvalContext) -> MetricResult:
         """QA exact-match accuracy on the {split} set: the greedy answer, normalised (lowercase, no punctuation),
-        must begin with the normalised reference answer as whole words."""
+        must begin with the normalised reference answer as whole words (:func:`obliviate.eval.match.exact_match`,
+        the rule world records and every table use)."""
         if problem := qa_problem(ctx, split):
             return skipped(problem)
         rows, gens = ctx.rows(split), ctx.generations(split)
-        ps = _per_sample([float(answer_correct(g, r["answer"])) for r, g in zip(rows, gens)])
+        ps = _per_sample([float(exact_match(g, r["answer"])) for r, g in zip(rows, gens)])
         return MetricResult(value=_mean(ps), per_sample=ps)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from obliviate.errors import ObliviateError
 from obliviate.eval.context import EvalContext
-from obliviate.eval.metrics import register_metric, skipped
+from obliviate.eval.metrics.base import register_metric, skipped
 from obliviate.types import MetricResult
 
 INSTALL_HINT = "lm-eval is not installed; install the optional extra: pip install 'obliviate[lmeval]'"

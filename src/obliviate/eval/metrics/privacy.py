@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from obliviate.eval import stats
 from obliviate.eval.context import EvalContext, TokenStats
-from obliviate.eval.metrics import register_metric, skipped
+from obliviate.eval.metrics.base import register_metric, skipped
 from obliviate.types import MetricResult
 
 Scorer = Callable[[EvalContext, TokenStats], float]

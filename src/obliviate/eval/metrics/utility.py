@@ -13,7 +13,7 @@ harmonic mean is 0 as soon as one score is 0, so a model that destroyed any one 
 from __future__ import annotations
 
 from obliviate.eval import stats
-from obliviate.eval.metrics import register_metric
+from obliviate.eval.metrics.base import register_metric
 from obliviate.types import MetricResult
 
 

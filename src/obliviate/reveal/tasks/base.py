@@ -1,5 +1,6 @@
-"""What the built-in Reveal-and-Release tasks share: instruction-prefix worlds, a word-level tokenizer, a tiny GPT-2
-trained from scratch through the project's one training loop, and an on-disk cache.
+"""What the built-in Reveal-and-Release tasks share: instruction-prefix worlds, a word-level tokenizer, and a tiny
+GPT-2 trained from scratch (:func:`obliviate.train.memorise.memorise`, as the built-in world's models) and cached
+(:func:`obliviate.utils.cache.cached_dir`).
 
 Every task document is ``<i> w1 w2 w3 </i>`` (an instruction prefix drawn from invented instruction words) followed
 by a body whose *kind* (topic, entity mix, code vs arithmetic) the prefix decides through hidden per-word affinities
@@ -17,7 +18,7 @@ import itertools
 import json
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,7 @@ from typing import Any
 import numpy as np
 
 from obliviate.errors import ObliviateError
-from obliviate.types import LossOutput
-from obliviate.utils.io import atomic_dir
+from obliviate.utils.cache import cache_root, cached_dir
 
 FORMAT_VERSION = 2  # bump when generated documents change, so cached task models are rebuilt
 EOS, PAD = "<|endoftext|>", "<pad>"
@@ -47,12 +47,6 @@ class ModelSpec:
     steps: int = 600
     warmup_steps: int = 30
     seed: int = 0
-
-
-def cache_root() -> Path:
-    from obliviate.world.build import cache_root as root  # the same $OBLIVIATE_CACHE as the built-in world
-
-    return root() / "reveal_tasks"
 
 
 def config_hash(*parts: Any) -> str:
@@ -161,116 +155,43 @@ def build_word_tokenizer(texts: Sequence[str]):
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=EOS, eos_token=EOS, unk_token=EOS, pad_token=PAD)
 
 
-class NLL:
-    """Plain next-token NLL on the labelled tokens: the unregistered method that trains task models (and fits
-    Reveal-and-Release's negate-mode adapters) through :func:`obliviate.train.loop.train`."""
-
-    needs_reference = False
-    needs_retain = False
-    needs_alt = False
-
-    def loss(self, model: Any, forget: Any, retain: Any, ref: Any) -> LossOutput:
-        from obliviate.losses import masked_mean_nll
-        from obliviate.methods.base import forward_logits
-
-        nll = masked_mean_nll(forward_logits(model, forget), forget.labels)
-        return LossOutput(nll, {"nll": nll.item()})
-
-
-def rows_to_data(
-    rows: list[dict[str, Any]],
-    tokenizer: Any,
-    max_length: int,
-    retain: list[dict] | None = None,
-    chat_template: bool = False,
-):
-    """Tokenise prompt/answer rows into the loop's :class:`~obliviate.data.UnlearnData` (retain optional)."""
-    from obliviate.data import UnlearnData, tokenize_rows
-
-    kw = {"max_length": max_length, "chat_template": chat_template}
-    ex, stats = tokenize_rows(rows, tokenizer, **kw)
-    rex, rstats = tokenize_rows(retain, tokenizer, **kw) if retain else (None, None)
-    return UnlearnData(ex, rex, None, rows, retain, None, {"forget": stats, "retain": rstats})
-
-
 def train_task_model(rows: list[dict[str, str]], spec: ModelSpec, progress: bool = True):
     """Train a GPT-2 from scratch on prompt (prefix) / answer (body) rows; returns ``(model, tokenizer)``."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     from obliviate.config import TrainConfig
-    from obliviate.train.loop import train
+    from obliviate.models import new_causal_lm
+    from obliviate.train.memorise import memorise
 
     tok = build_word_tokenizer([r["prompt"] + " " + r["answer"] for r in rows])
-    torch.manual_seed(spec.seed)
-    cfg = GPT2Config(
-        vocab_size=len(tok), n_positions=spec.context, n_embd=spec.dim, n_layer=spec.layers, n_head=spec.heads,
-        n_inner=spec.mlp, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-    )  # fmt: skip
-    model = GPT2LMHeadModel(cfg)
-    data = rows_to_data(rows, tok, spec.context)
+    model = new_causal_lm("gpt2", tok, layers=spec.layers, dim=spec.dim, heads=spec.heads, mlp=spec.mlp,
+                          context=spec.context, seed=spec.seed)  # fmt: skip
     tcfg = TrainConfig(
         lr=spec.lr, batch_size=spec.batch_size, max_steps=spec.steps, warmup_steps=spec.warmup_steps,
         scheduler="cosine", clip_grad=1.0, seed=spec.seed, log_every=50,
     )  # fmt: skip
-    train(model, tok, NLL(), data, tcfg, None, progress=progress)
+    memorise(model, tok, rows, tcfg, None, max_length=spec.context, progress=progress)
     model.generation_config.pad_token_id = tok.pad_token_id
     return model, tok
 
 
-def cached_build(name: str, key: str, build: Callable[[Path], None], rebuild: bool = False) -> Path:
-    """``cache_root()/name-key``; when missing (or ``rebuild``) ``build(tmp_dir)`` fills a temp folder first.
-
-    Built under an exclusive file lock, so concurrent builders (pytest-xdist workers, two CLI runs) wait for each
-    other instead of training the same model twice.
-    """
-    final = cache_root() / f"{name}-{key}"
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with open(final.parent / f".{final.name}.lock", "w") as lock:
-        try:
-            import fcntl
-
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        except ImportError:  # no fcntl (Windows): a single builder is assumed
-            pass
-        if rebuild or not (final / "DONE").is_file():
-            with atomic_dir(final) as tmp:
-                build(tmp)
-                (tmp / "DONE").write_text("ok\n")
-    return final
-
-
-@dataclass
-class TokenStats:
-    """Mean NLL and perplexity of answer tokens."""
-
-    nll: float
-    ppl: float
-
-
 def answer_nll(
     model: Any, tokenizer: Any, rows: list[dict[str, str]], batch_size: int = 64, chat_template: bool = False
-) -> TokenStats:
-    """Token-weighted mean NLL (and perplexity) of the answers given their prompts."""
-    import torch
-
-    from obliviate.data import collate, tokenize_rows
-    from obliviate.losses import token_logprobs
+) -> float:
+    """Token-weighted mean NLL of the answers given their prompts (the eval suite's teacher-forced scoring)."""
+    from obliviate.data import tokenize_rows
+    from obliviate.eval.scoring import score_examples
 
     ctx = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 512)
     ex, _ = tokenize_rows(rows, tokenizer, max_length=min(ctx, 512), chat_template=chat_template)
-    total, count = 0.0, 0
-    was = model.training
-    model.eval()
-    with torch.no_grad():
-        for s in range(0, len(ex), batch_size):
-            b = collate(ex[s : s + batch_size], tokenizer.pad_token_id)
-            logp, mask = token_logprobs(model(**b.model_inputs()).logits, b.labels)
-            total, count = total - float(logp.sum()), count + int(mask.sum())
-    model.train(was)
-    nll = total / max(count, 1)
-    return TokenStats(nll, math.exp(min(nll, 50.0)))
+    stats = score_examples(model, tokenizer, ex, batch_size=batch_size, desc="answer NLL", progress=False)
+    logp = np.concatenate([s.logp for s in stats]) if stats else np.zeros(0)  # (all answer tokens,)
+    return float(-logp.mean()) if logp.size else 0.0
+
+
+def answer_ppl(
+    model: Any, tokenizer: Any, rows: list[dict[str, str]], batch_size: int = 64, chat_template: bool = False
+) -> float:
+    """Perplexity of the answers given their prompts: exp of :func:`answer_nll` (capped at e^50)."""
+    return math.exp(min(answer_nll(model, tokenizer, rows, batch_size, chat_template), 50.0))
 
 
 def check_size(size: str, sizes: Sequence[str], task: str) -> None:
@@ -311,7 +232,8 @@ class SyntheticTask:
             tok.save_pretrained(tmp / "model")
             self.save_extra(tmp)
 
-        return cached_build(f"{self.name}-{self.size}", self.key, make, rebuild)
+        folder = cache_root() / "reveal_tasks" / f"{self.name}-{self.size}-{self.key}"
+        return cached_dir(folder, make, marker="DONE", rebuild=rebuild)
 
     def model_dir(self, rebuild: bool = False, progress: bool = True) -> Path:
         return self.build(rebuild, progress) / "model"

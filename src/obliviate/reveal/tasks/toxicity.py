@@ -31,6 +31,7 @@ from obliviate.reveal.tasks.base import (
     PrefixWorld,
     SyntheticTask,
     answer_nll,
+    answer_ppl,
     check_size,
     prefix_text,
 )
@@ -177,6 +178,6 @@ class ToxicityTask(SyntheticTask):
         rng = random.Random(f"toxicity-neutral-eval:{seed}")
         neutral = [self.document(p, rng, kind=rng.choice(KINDS[:3]))
                    for p in self.world.heldout(200, trigger=False, seed=seed + 1)]  # fmt: skip
-        out["neutral_ppl"] = answer_nll(model, tokenizer, neutral).ppl
-        out["toxic_nll"] = answer_nll(model, tokenizer, self.toxic_rows(100, seed=seed + 3)).nll
+        out["neutral_ppl"] = answer_ppl(model, tokenizer, neutral)
+        out["toxic_nll"] = answer_nll(model, tokenizer, self.toxic_rows(100, seed=seed + 3))
         return out

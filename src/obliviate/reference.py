@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from obliviate.types import Batch
+from obliviate.utils.modes import eval_mode
 
 
 class Reference:
@@ -37,13 +38,8 @@ class Reference:
     @torch.no_grad()
     def outputs(self, batch: Batch, **kwargs):
         """The reference's full model output (e.g. ``output_hidden_states=True`` for RMU)."""
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with self._context():
-                return self.model(**batch.model_inputs(), **kwargs)
-        finally:
-            self.model.train(was_training)
+        with eval_mode(self.model), self._context():
+            return self.model(**batch.model_inputs(), **kwargs)
 
     def logits(self, batch: Batch) -> torch.Tensor:
         """(B, T, V) reference logits, detached."""

@@ -11,9 +11,10 @@ LoRA adapter (earlier ones frozen but active) and trains it for ``steps`` steps 
     ascent:  L = NPO(D_f(k)) (or GA) + w_r * R(D_r(k))           + lam_orth * L_orth
     L_orth  = sum over adapted layers of || [A_1; ...; A_{k-1}] A_k^T ||_1
 
-The rounds run in :func:`obliviate.reveal.release.reveal_and_release`; this class is one round's objective plus its
-finalize hook (the negation). The paper's details are not public: the rounds follow its abstract, the defaults the
-reconstructed pipeline in docs/reveal_release.md.
+The rounds run in :func:`obliviate.reveal.release.reveal_and_release` and the whole run is the registered pipeline
+``reveal_release`` (:mod:`obliviate.reveal.pipeline`); this class is one round's objective plus its finalize hook (the
+negation), trained by the one loop like any method. The paper's details are not public: the rounds follow its
+abstract, the defaults the reconstructed pipeline in docs/reveal_release.md.
 """
 
 from __future__ import annotations
@@ -25,47 +26,78 @@ import torch
 from torch import nn
 
 from obliviate import losses
-from obliviate.methods.base import RetainTerm, forward_logits, register_method
+from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits
 from obliviate.reveal import olora
 from obliviate.reveal.runner import RevealConfig
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
-    from obliviate.train.reference import Reference
+    from obliviate.reference import Reference
 
 
 @dataclass
 class AscentConfig:
     """Options of ``mode=ascent`` (ignored by negate)."""
 
-    loss: str = "npo"  # npo | ga
-    beta: float = 0.1  # NPO inverse temperature
-    retain: RetainTerm = field(default_factory=RetainTerm)  # retain term (nll or kl against the round start)
+    loss: str = field(default="npo", metadata={"help": "npo | ga"})
+    beta: float = field(default=0.1, metadata={"help": "NPO inverse temperature"})
+    retain: RetainTerm = field(
+        default_factory=RetainTerm, metadata={"help": "retain term (nll or kl against the round start)"}
+    )
 
 
 @dataclass
 class RevealReleaseConfig:
-    pool: str = ""  # instruction pool: a .txt/.jsonl file, task:<name>[/<size>] or world:<split>
-    pool_size: int = 0  # use a seeded random subset of this many instructions (0: all)
-    scorer: str = ""  # reward / filter scorer spec, e.g. lexicon:file=words.txt (default: the task's reward scorer)
-    eval_scorer: str = ""  # independent scorer for held-out prompts (default: the task's eval scorer, else `scorer`)
-    heldout: str = ""  # held-out prompts scored by eval_scorer after each round (a pool spec; optional)
+    pool: str = field(
+        default="", metadata={"help": "instruction pool: a .txt/.jsonl file, task:<name>[/<size>] or world:<split>"}
+    )
+    pool_size: int = field(
+        default=0, metadata={"help": "use a seeded random subset of this many instructions (0: all)"}
+    )
+    scorer: str = field(
+        default="",
+        metadata={
+            "help": "reward / filter scorer spec, e.g. lexicon:file=words.txt (default: the task's reward scorer)"
+        },
+    )
+    eval_scorer: str = field(
+        default="",
+        metadata={"help": "independent scorer for held-out prompts (default: the task's eval scorer, else `scorer`)"},
+    )
+    heldout: str = field(
+        default="",
+        metadata={"help": "held-out prompts scored by eval_scorer after each round (a pool spec; optional)"},
+    )
     rounds: int = 3
-    mode: str = "negate"  # negate (fit the adapter with NLL, then subtract it) | ascent (NPO / GA + retain)
-    r: int = 4  # LoRA rank per round
+    mode: str = field(
+        default="negate",
+        metadata={"help": "negate (fit the adapter with NLL, then subtract it) | ascent (NPO / GA + retain)"},
+    )
+    r: int = field(default=4, metadata={"help": "LoRA rank per round"})
     alpha: int = 8
     dropout: float = 0.0
     target_modules: list[str] | str = "all-linear"
-    lam_orth: float = 0.5  # weight of the O-LoRA orthogonality loss
-    lam_neg: float = 1.0  # negate mode: the adapter is subtracted with this scale
-    ascent: AscentConfig = field(default_factory=AscentConfig)  # loss (npo | ga), beta, retain term
-    retain_source: str = "self"  # self (low-scoring generations of the round) | given (data.retain) | none
-    steps: int = 150  # optimiser steps per round (train.batch_size and train.seed apply)
-    lr: float = 1e-3  # learning rate of each round's adapter (replaces train.lr)
-    stop_reward: float = 0.05  # stop before a round whose best revealed reward is below this
-    utility_budget: float = 0.1  # stop (and roll the round back) when utility worsens by more than this fraction
-    final_attack: bool = True  # fresh Reveal run (new surrogate, new seed) on the final model
-    max_length: int = 128  # tokens per training example
+    lam_orth: float = field(default=0.5, metadata={"help": "weight of the O-LoRA orthogonality loss"})
+    lam_neg: float = field(default=1.0, metadata={"help": "negate mode: the adapter is subtracted with this scale"})
+    ascent: AscentConfig = field(default_factory=AscentConfig, metadata={"help": "loss (npo | ga), beta, retain term"})
+    retain_source: str = field(
+        default="self", metadata={"help": "self (low-scoring generations of the round) | given (data.retain) | none"}
+    )
+    steps: int = field(
+        default=150, metadata={"help": "optimiser steps per round (train.batch_size and train.seed apply)"}
+    )
+    lr: float = field(default=1e-3, metadata={"help": "learning rate of each round's adapter (replaces train.lr)"})
+    stop_reward: float = field(
+        default=0.05, metadata={"help": "stop before a round whose best revealed reward is below this"}
+    )
+    utility_budget: float = field(
+        default=0.1,
+        metadata={"help": "stop (and roll the round back) when utility worsens by more than this fraction"},
+    )
+    final_attack: bool = field(
+        default=True, metadata={"help": "fresh Reveal run (new surrogate, new seed) on the final model"}
+    )
+    max_length: int = field(default=128, metadata={"help": "tokens per training example"})
     reveal: RevealConfig = field(default_factory=RevealConfig)
 
     def __post_init__(self) -> None:
@@ -79,8 +111,7 @@ class RevealReleaseConfig:
             raise ValueError("rounds, steps and r must be >= 1")
 
 
-@register_method("reveal_release")
-class RevealRelease:
+class RevealRelease(MethodDefaults):
     """One Release round's loss (see the module docstring).
 
     ``setup`` reads the round structure off the model: the one trainable LoRA adapter is the new round, the frozen
@@ -99,13 +130,6 @@ class RevealRelease:
         self.prev: list[str] = []
         self.new: str | None = None
         self._theta0: dict[str, torch.Tensor] | None = None
-
-    @staticmethod
-    def pipeline(run_cfg: Any, *, progress: bool = True) -> Any:
-        """The whole method (Reveal + Release rounds) for ``obliviate unlearn --method reveal_release``."""
-        from obliviate.reveal.pipeline import run_reveal_release
-
-        return run_reveal_release(run_cfg, progress=progress)
 
     def setup(self, model: nn.Module, ref: Any) -> None:
         self.prev, self.new = olora.split_adapters(model)

@@ -1,4 +1,5 @@
-"""Numbers for people: p-values in scientific notation, accuracies in %, arrows for the better direction.
+"""Numbers for people (reports, the eval summary, the demo): p-values in scientific notation, accuracies in %,
+arrows for the better direction.
 
 A metric's display kind comes from an explicit ``"fmt"`` (or ``"format"``) key in its eval.json entry (``pvalue``,
 ``percent``, ``auc``) when the evaluator writes one, otherwise from its name (``forget_quality`` is a KS p-value,

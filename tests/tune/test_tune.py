@@ -1,0 +1,126 @@
+"""``obliviate tune`` end to end on a tiny memorised GPT-2: trials, outputs, pruning, resume after kill -9, and two
+processes sharing one SQLite study."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from obliviate.cli import main
+
+RUN_CLI = "import sys; from obliviate.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _doc(out: Path) -> dict:
+    return json.loads((out / "tune.json").read_text())
+
+
+def _finished(trials: list[dict]) -> list[dict]:
+    return [t for t in trials if t["state"] in ("COMPLETE", "PRUNED")]
+
+
+def _complete_in_db(out: Path) -> dict[int, float]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name="obliviate-npo", storage=f"sqlite:///{out / 'study.db'}")
+    return {t.number: t.value for t in study.get_trials() if t.state.name == "COMPLETE"}
+
+
+def _spawn(argv: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", RUN_CLI, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _wait_for(cond, timeout: float = 240.0) -> None:
+    t0 = time.time()
+    while not cond():
+        if time.time() - t0 > timeout:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.5)
+
+
+def test_tune_writes_every_trial_and_the_selected_run(tmp_path, tune_argv):
+    out = tmp_path / "tune"
+    assert main(tune_argv(out, "--methods", "npo", "--trials", "3", "--retain-budget", "0.5")) == 0
+    d = _doc(out)["studies"]["npo"]
+    assert len(_finished(d["trials"])) == 3
+    complete = [t for t in d["trials"] if t["state"] == "COMPLETE"]
+    assert complete, "no trial completed"
+    feasible = [t for t in complete if t["scores"]["feasible"]]
+    best = min(feasible, key=lambda t: (t["distance"], t["scores"]["retain_drop"]))
+    assert d["selected"] == best["number"]
+    selected = out / "npo" / "selected"
+    summary = json.loads((selected / "summary.json").read_text())
+    assert summary["tune"]["trial"] == best["number"] and summary["status"] == "ok"
+    assert (selected / "model" / "config.json").is_file()
+    assert summary["steps"] == best["point"]["steps"]
+    assert (out / "report" / "tune.md").is_file() and (out / "report" / "front_npo.png").is_file()
+    # the same command again resumes the finished study: no new trial
+    assert main(tune_argv(out, "--methods", "npo", "--trials", "3", "--retain-budget", "0.5")) == 0
+    assert len(_doc(out)["studies"]["npo"]["trials"]) == len(d["trials"])
+
+
+def test_hopeless_trial_is_pruned(tmp_path, tune_argv):
+    out = tmp_path / "tune"
+    # gradient ascent at lr 0.05 wrecks the tiny model within the first check (step 2 of 6)
+    assert main(tune_argv(out, "--methods", "ga", "--trials", "1", "--lr", "0.05:0.05", "--steps", "6:6")) == 0
+    d = _doc(out)["studies"]["ga"]
+    (t,) = d["trials"]
+    assert t["state"] == "PRUNED" and t["pruned_reason"], t
+    assert list(t["intermediate"]) == ["2"]
+    run = Path(t["run_dir"])
+    assert json.loads((run / "summary.json").read_text())["steps"] == 2
+    assert not (run / "model").exists()  # a pruned trial keeps its log, not its weights
+    assert d["selected"] is None and not (out / "ga" / "selected").exists()
+
+
+def test_output_folder_of_something_else_is_refused(tmp_path, tune_argv, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    assert main(tune_argv(out, "--methods", "npo", "--trials", "1")) == 2
+    assert "holds no earlier tune" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_resume_after_kill_keeps_finished_trials(tmp_path, tune_argv):
+    out = tmp_path / "tune"
+    argv = tune_argv(out, "--methods", "npo", "--trials", "3", "--steps", "30:30", "--check-every", "10",
+                     "--heartbeat", "1", "--retain-budget", "0.5")  # fmt: skip
+    proc = _spawn(argv)
+    try:
+        _wait_for(lambda: (out / "study.db").is_file() and len(_complete_in_db(out)) >= 1 or proc.poll() is not None)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = _complete_in_db(out)
+    assert before, proc.stderr.read().decode()[-2000:]
+    time.sleep(2.5)  # the killed trial's heartbeat goes stale (2 x --heartbeat)
+    assert main(argv) == 0
+    trials = _doc(out)["studies"]["npo"]["trials"]
+    after = {t["number"]: t["distance"] for t in trials if t["state"] == "COMPLETE"}
+    assert all(after[n] == pytest.approx(v) for n, v in before.items())  # finished trials kept, not rerun
+    assert len(_finished(trials)) == 3
+    assert all(t["state"] != "RUNNING" for t in trials)
+
+
+def test_two_processes_share_one_sqlite_study(tmp_path, tune_argv):
+    out = tmp_path / "tune"
+    argv = tune_argv(out, "--methods", "npo", "--trials", "8", "--steps", "20:20", "--check-every", "10",
+                     "--retain-budget", "0.5")  # fmt: skip
+    first = _spawn(argv)
+    _wait_for(lambda: (out / "tune_settings.json").is_file() or first.poll() is not None)
+    second = _spawn(argv)
+    for p in (first, second):
+        assert p.wait(timeout=600) == 0, p.stderr.read().decode()[-2000:]
+    trials = _finished(_doc(out)["studies"]["npo"]["trials"])
+    assert len(trials) >= 8
+    workers = {t["worker"] for t in trials}
+    assert len(workers) == 2, workers  # both processes finished trials
