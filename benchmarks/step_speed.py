@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 OURS = ("graddiff", "kl", "npo", "mari")
 PEERS = ("peer_graddiff", "peer_kl", "peer_npo")
-FULL = {"vocab": 32000, "layers": 4, "d": 256, "batch": 8, "seq": 256, "rounds": 7, "warmup": 2}
+FULL = {"vocab": 32000, "layers": 4, "d": 256, "batch": 8, "seq": 256, "rounds": 5, "warmup": 1}
 QUICK = {"vocab": 512, "layers": 1, "d": 32, "batch": 2, "seq": 16, "rounds": 2, "warmup": 1}
 
 
@@ -167,14 +167,16 @@ def mi_only(a: argparse.Namespace, batches):
     return fn
 
 
-def timed(fn) -> float:
-    t0 = time.perf_counter()
+def timed(fn) -> tuple[float, float]:
+    """(CPU seconds of this process, wall seconds) of ``fn()``. With one thread the CPU time hardly depends on how
+    much of the machine other processes take, so it is the primary measure; the wall time is kept beside it."""
+    c0, t0 = time.process_time(), time.perf_counter()
     fn()
-    return time.perf_counter() - t0
+    return time.process_time() - c0, time.perf_counter() - t0
 
 
 def interleaved(a: argparse.Namespace, names: list[str]) -> dict:
-    """Per round and name, seconds of one step; names rotate their order every round."""
+    """Per round and name, CPU and wall seconds of one step; names rotate their order every round."""
     batches = make_batches(a)
     with tempfile.TemporaryDirectory() as tmp:
         steps = {n: make_step(n, a, batches, tmp) for n in names}
@@ -182,15 +184,15 @@ def interleaved(a: argparse.Namespace, names: list[str]) -> dict:
         for fn in steps.values():
             for _ in range(a.warmup):
                 fn()
-        rounds = []
+        cpu, wall = [], []
         keys = list(steps)
         for r in range(a.rounds):
             order = keys[r % len(keys) :] + keys[: r % len(keys)]
-            rounds.append({k: timed(steps[k]) for k in order})
-            print(
-                f"round {r + 1}/{a.rounds}: " + ", ".join(f"{k} {v:.3f}s" for k, v in rounds[-1].items()), flush=True
-            )
-    return {"rounds": rounds}
+            both = {k: timed(steps[k]) for k in order}
+            cpu.append({k: v[0] for k, v in both.items()})
+            wall.append({k: v[1] for k, v in both.items()})
+            print(f"round {r + 1}/{a.rounds} (cpu s, wall s): {both}", flush=True)
+    return {"cpu": cpu, "wall": wall}
 
 
 def ratio_stats(rounds: list[dict], num: str, den: str) -> dict:
@@ -266,8 +268,8 @@ def pooled_crossover(vocabs: list[int], positions: int, reps: int) -> list[dict]
             run(impl)
         for _ in range(reps):
             for k, impl in impls.items():
-                times[k].append(timed(lambda impl=impl: run(impl)))
-        base_t = [timed(lambda base=base: base.clone().requires_grad_(True)) for _ in range(reps)]
+                times[k].append(timed(lambda impl=impl: run(impl))[0])
+        base_t = [timed(lambda base=base: base.clone().requires_grad_(True))[0] for _ in range(reps)]
         for k, impl in impls.items():
             mem = peak_bytes(lambda impl=impl: run(impl)) / 2**20
             t = statistics.median(times[k]) - statistics.median(base_t)
@@ -290,17 +292,19 @@ def render(res: dict) -> str:
         f"{a['batch']} forget + {a['batch']} retain sequences × {a['seq']} tokens",
         "",
         f"{res['device']}, {a['threads']} thread(s), torch {res['torch']}; {a['rounds']} interleaved rounds after "
-        f"{a['warmup']} warm-up steps; ratios taken within each round: median [min–max] over rounds. Memory: one "
+        f"{a['warmup']} warm-up steps; ratios of CPU time (1 thread: robust to other load) taken within each round: "
+        "median [min–max] over rounds; the wall-time ratio to GradDiff is given beside it. Memory: one "
         "step's allocations in a fresh process per method. Regenerate: `" + res["command"] + "`.",
         "",
-        "| method | step ÷ GradDiff | step ÷ peer | peak memory ÷ KL | median step (s) |",
-        "|---|---|---|---|---|",
+        "| method | step ÷ GradDiff | step ÷ peer | peak memory ÷ KL | median step CPU (s) | wall ÷ GradDiff |",
+        "|---|---|---|---|---|---|",
     ]
     for m in res["names"]:
         peer = t["vs_peer"].get(m)
         mr = f"{mem[m] / mem['kl']:.2f}" if m in mem and "kl" in mem else ""
         lines.append(
-            f"| {m} | {_r(t['vs_graddiff'][m])} | {_r(peer) if peer else ''} | {mr} | {t['median_s'][m]:.3f} |"
+            f"| {m} | {_r(t['vs_graddiff'][m])} | {_r(peer) if peer else ''} | {mr} | {t['median_s'][m]:.3f} "
+            f"| {_r(t['vs_graddiff_wall'][m])} |"
         )
     lines += [
         "",
@@ -346,8 +350,10 @@ def main() -> None:
     from obliviate.utils.io import atomic_write_json, atomic_write_text
 
     names = list(OURS) + ([] if a.no_peer else list(PEERS))
-    rounds = interleaved(a, names)["rounds"]
+    measured = interleaved(a, names)
+    rounds = measured["cpu"]
     timing = {
+        "vs_graddiff_wall": {k: ratio_stats(measured["wall"], k, "graddiff") for k in rounds[0]},
         "median_s": {k: statistics.median(r[k] for r in rounds) for k in rounds[0]},
         "vs_graddiff": {k: ratio_stats(rounds, k, "graddiff") for k in rounds[0]},
         "vs_peer": {m: ratio_stats(rounds, m, f"peer_{m}") for m in OURS if f"peer_{m}" in rounds[0]},
@@ -363,7 +369,7 @@ def main() -> None:
         "torch": torch.__version__,
         "names": names,
         "timing": timing,
-        "rounds": rounds,
+        "rounds": measured,
         "memory": {} if a.no_memory else memory_in_fresh_processes(a, ["kl", "mari"] if a.quick else names),
         "pooled_positions": positions,
         "pooled": pooled_crossover(vocabs, positions, reps=max(2, a.rounds // 2)),

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import grimp
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -34,6 +35,19 @@ def _lint_imports() -> str:
 def test_import_contracts_hold():
     out = _lint_imports()
     assert "0 broken" in out
+
+
+def test_every_top_level_module_has_a_layer():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (layers,) = [c["layers"] for c in contracts if c["type"] == "layers"]
+    named = {m.strip(" ()") for layer in layers for m in layer.split(":")}
+    package = SRC / "obliviate"
+    top = {f"obliviate.{p.stem}" for p in package.glob("*.py") if p.stem != "__init__"}
+    top |= {f"obliviate.{p.name}" for p in package.iterdir() if (p / "__init__.py").is_file()}
+    missing = sorted(top - named)
+    assert not missing, f"add these modules to a layer in pyproject.toml [tool.importlinter]: {missing}"
 
 
 def _module_level_lines(module: str) -> set[int]:

@@ -1,6 +1,6 @@
 """Every runnable example of README.md and docs/*.md runs, so the documentation cannot drift from the code.
 
-Convention (also in CONTRIBUTING.md):
+Convention:
 
 - A fence tagged ``bash`` or ``python`` is an example that runs. ``console`` / ``text`` / an untagged fence is
   shown, never run (output, synopses with placeholders, equations).
@@ -13,12 +13,14 @@ Convention (also in CONTRIBUTING.md):
 To stay fast (about a minute for all of them), commands run with small overrides, applied here and nowhere else:
 the built-in world is the test world (``world:X`` -> ``world:people=60/X``, also inside the copied configs; its
 models are cached by ``tests/conftest_world.py``), ``train.max_steps`` is 2, ``eval`` computes two metrics,
-``certify`` 20 permutation and bootstrap replicates, ``reveal`` a budget of 4, ``reveal-release`` one round, and ``demo`` /
-``world`` commands run on the 60-person world with one method and 2 steps.
+``certify`` takes 20 permutation and bootstrap replicates, ``reveal`` a budget of 4, ``reveal-release`` one round,
+``tune`` 2 trials of 2-3 steps, and ``demo`` / ``world`` commands run on the 60-person world (``demo``: one
+method, 2 steps). ``./my-model`` is the test world's model with a chat template (a stand-in for a chat model).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -106,6 +108,8 @@ def small(argv: list[str], scratch: Path) -> list[str]:
         argv = _set_flag(_set_flag(argv, "--n-perm", "20"), "--n-boot", "20") + ["--no-progress"]
     elif cmd[0] == "reveal":
         argv = _set_flag(argv, "--budget", "4")
+    elif cmd[0] == "tune":
+        argv = _set_flag(_set_flag(argv, "--trials", "2"), "--steps", "2:3") + ["--quiet"]
     elif cmd[0] == "demo":
         argv = [*argv, "--people", "60", "--methods", "graddiff", "--steps", "2", "--no-progress", "--overwrite"]
         argv += [] if "--out" in argv else ["--out", str(scratch / "runs" / "demo")]
@@ -129,6 +133,9 @@ def scratch(tmp_path, monkeypatch, world_models, tiny_data_files, tiny_gpt2_dir)
     for f in (ROOT / "configs").glob("*.yaml"):
         (configs / f.name).write_text(_world(f.read_text(encoding="utf-8")), encoding="utf-8")
     shutil.copytree(world_models["full"], tmp_path / "my-model")
+    tok_cfg = tmp_path / "my-model" / "tokenizer_config.json"  # examples with data.chat_template=true need one
+    chat = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
+    tok_cfg.write_text(json.dumps({**json.loads(tok_cfg.read_text()), "chat_template": chat}))
     for name, split in (("forget.jsonl", "forget"), ("f.jsonl", "forget"), ("r.jsonl", "retain")):
         shutil.copy(tiny_data_files[split], tmp_path / name)
     shutil.copy(tiny_data_files["retain"], tmp_path / "retain.jsonl")

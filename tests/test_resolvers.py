@@ -52,8 +52,12 @@ def test_registered_prefix_reaches_every_consumer(tmp_path, monkeypatch):
     rows = [{"question": "Who?", "answer": "Ada"}, {"text": "plain text"}]
     resolvers.register_resolver(
         "mine",
-        Resolver("a test source", rows=lambda rest: rows * int(rest), model_path=lambda rest: tmp_path / rest,
-                 pool=lambda rest, seed: [f"{rest} {seed}", f"{rest} {seed}"]),  # fmt: skip
+        Resolver(
+            "a test source",
+            rows=lambda rest: rows * int(rest),
+            model_path=lambda rest: tmp_path / rest,
+            pool=lambda rest, seed: [f"{rest} {seed}", f"{rest} {seed}"],
+        ),  # fmt: skip
     )
     loaded = load_rows("mine:2")
     assert len(loaded) == 4 and loaded[0]["prompt"] == "Who?" and loaded[1] == {"text": "plain text"}

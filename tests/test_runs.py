@@ -130,6 +130,10 @@ def test_a_second_run_on_a_locked_folder_fails_at_once_naming_the_holder(run_ove
             unlearn(_cfg(run_overrides), progress=False)
         assert time.time() - t0 < 10  # at once: no waiting, no model loaded
         assert not out.exists() and not runs.work_dir(out).exists()
+        runs.start(out, "new", {})  # the holder's run in progress is not an interrupted one
+        for cfg in (_cfg(run_overrides), _cfg(run_overrides, resume=True), _cfg(run_overrides, overwrite=True)):
+            with pytest.raises(ObliviateError, match=rf"is in use by another run \(pid {holder.pid} "):
+                unlearn(cfg, progress=False)
     finally:
         holder.kill()
         holder.wait()
@@ -159,3 +163,33 @@ def test_two_concurrent_cli_runs_one_completes_the_other_fails(run_overrides, tm
     steps = [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert summary["steps"] == 30 and steps == list(range(1, 31))  # one run's log, not two interleaved
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+class _Kill(Exception):
+    pass
+
+
+def test_interrupted_final_write_resumes_to_the_same_run(run_overrides, tmp_path, monkeypatch):
+    import obliviate.api as api
+
+    kw = {"train__max_steps": 3, "train__save_every": 1}
+    ref = unlearn(_cfg(run_overrides, **kw, output_dir=tmp_path / "ref"), progress=False)
+    real = api.atomic_write_json
+
+    def dies_on_summary(path, obj):  # the process dies after the weights, before the summary
+        if path.name == "summary.json":
+            raise _Kill
+        real(path, obj)
+
+    monkeypatch.setattr(api, "atomic_write_json", dies_on_summary)
+    with pytest.raises(_Kill):
+        unlearn(_cfg(run_overrides, **kw), progress=False)
+    out, work = tmp_path / "run", runs.work_dir(tmp_path / "run")
+    assert not out.exists() and (work / "model").is_dir() and not (work / "summary.json").exists()
+    monkeypatch.setattr(api, "atomic_write_json", real)
+    res = unlearn(_cfg(run_overrides, **kw, resume=True), progress=False)
+    assert (out / "model" / "model.safetensors").read_bytes() == (
+        ref.run_dir / "model" / "model.safetensors"
+    ).read_bytes()
+    assert [r["final"] for r in res.summary["requests"]] == [r["final"] for r in ref.summary["requests"]]
+    assert not work.exists() and not any(p.name.endswith(".tmp") for p in out.iterdir())

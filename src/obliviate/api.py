@@ -187,6 +187,7 @@ def unlearn(cfg: RunConfig, *, progress: bool = True, callback: Any = None) -> R
             output folder, or a non-finite loss (the partial run keeps its last good checkpoint; resume it after
             lowering the lr).
     """
+    from obliviate.advice import run_warnings
     from obliviate.models import check_fits, load_model_and_tokenizer
     from obliviate.train.checkpoint import checkpoint_dir, read_meta
     from obliviate.train.loop import make_accelerator
@@ -205,13 +206,15 @@ def unlearn(cfg: RunConfig, *, progress: bool = True, callback: Any = None) -> R
     main = acc.is_main_process
     with runs.lock(out, enabled=main):
         if main:  # again under the lock: another run may have written the folder meanwhile
-            status = runs.plan(out, overwrite=cfg.overwrite, resume=cfg.resume, inputs=run_inputs(cfg))
+            status = runs.plan(out, overwrite=cfg.overwrite, resume=cfg.resume, inputs=run_inputs(cfg), held=True)
         if status == "done":
             return runs.read_done(out)
         # Everything that can fail on bad input (model, data, LoRA targets) runs before the work dir exists.
         model, tokenizer = load_model_and_tokenizer(cfg.model)
         datas = build_all_data(cfg, tokenizer, method)
         check_fits(model, datas, cfg.data.max_length, cfg.train.batch_size)
+        for line in run_warnings(cfg, datas, getattr(model, "name_or_path", None)):  # obliviate.advice
+            log.warning("warning: %s", line)
         if cfg.lora.enabled:
             model = attach_lora(model, cfg.lora, seed=cfg.train.seed)
         ref = _reference(method, model, cfg.lora.enabled)
@@ -250,6 +253,7 @@ def validate(cfg: RunConfig) -> dict[str, Any]:
     Raises:
         ObliviateError: the first problem found (the same checks :func:`unlearn` makes).
     """
+    from obliviate.advice import run_warnings
     from obliviate.models import describe_model, load_tokenizer
     from obliviate.train.loop import total_steps
 
@@ -269,8 +273,8 @@ def validate(cfg: RunConfig) -> dict[str, Any]:
         }
         for d in datas
     ]
-    split = {k: {s: datas[0].stats[k][s] for s in ("rows", "examples", "truncated")} for k in ("retain", "holdout")
-             if datas and k in datas[0].stats}  # fmt: skip
+    split = {k: {"spec": getattr(cfg.data, k), **{s: datas[0].stats[k][s] for s in ("rows", "examples", "truncated")}}
+             for k in ("retain", "holdout") if datas and k in datas[0].stats}  # fmt: skip
     config_cls = runner.config if pipeline else type(runner).Config
     return {
         "method": cfg.method.name,
@@ -281,4 +285,5 @@ def validate(cfg: RunConfig) -> dict[str, Any]:
         **split,
         "lora": asdict(cfg.lora) if cfg.lora.enabled else None,
         "stop_retain_drop": stop_threshold(cfg),
+        "warnings": run_warnings(cfg, datas, model.get("resolved")),
     }

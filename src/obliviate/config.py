@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import Any
 import yaml
 
 from obliviate.errors import ObliviateError
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ObliviateError):
@@ -194,7 +197,8 @@ def from_dict(cls: type, data: Any, prefix: str = "") -> Any:
         key = f"{prefix}.{k}" if prefix else str(k)
         if k not in fields:
             close = _nested_spelling(str(k), hints) or difflib.get_close_matches(str(k), list(fields), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else f" Known keys: {', '.join(fields)}"
+            known = f" Known keys: {', '.join(fields)}" if fields else f" {cls.__name__} takes no options."
+            hint = f" Did you mean {close[0]!r}?" if close else known
             raise ConfigError(f"unknown config key {key!r}.{hint}")
         kwargs[k] = _coerce(_with_field_default(fields[k], v), hints[k], key)
     try:
@@ -256,12 +260,28 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 PROVENANCE_KEYS = ("obliviate_version", "git_sha")  # stamped into saved configs by utils.io.provenance()
 
 
+def _switch_method(data: dict[str, Any], upd: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the preset's ``method.args`` when ``upd`` names another method (its own defaults apply) or
+    sets ``method.args={}`` (clear them); the overrides' own ``method.args`` are merged afterwards."""
+    method, new = data.get("method") or {}, upd.get("method") or {}
+    if not isinstance(method, dict) or not isinstance(new, dict) or not method.get("args"):
+        return data
+    switched = "name" in new and new["name"] != method.get("name", MethodSpec.name)
+    if not switched and new.get("args") != {}:
+        return data
+    if switched:
+        old = method.get("name", MethodSpec.name)
+        log.info("method.name=%s: dropped %s's arguments (%s)", new["name"], old, ", ".join(map(str, method["args"])))
+    return {**data, "method": {**method, "args": {}}}
+
+
 def load_config(preset: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
     """Defaults <- preset YAML <- dotlist overrides, validated into a :class:`RunConfig`."""
     data = load_yaml(preset) if preset else {}
     for key in PROVENANCE_KEYS:  # a run's saved config.yaml works as a preset
         data.pop(key, None)
-    data = merge(data, parse_overrides(list(overrides or [])))
+    upd = parse_overrides(list(overrides or []))
+    data = merge(_switch_method(data, upd), upd)
     if isinstance(data.get("data", {}).get("forget"), str):
         data["data"]["forget"] = [data["data"]["forget"]]
     return from_dict(RunConfig, data)

@@ -79,7 +79,9 @@ def corpus(opts: FinetuneOptions) -> dict[str, list[dict]]:
 
     if isinstance(opts.data, str) and Path(opts.data).is_dir():
         root = Path(opts.data)
-        found = {s: _read(str(root / f"{s}.jsonl")) for s in (*TRAIN_FILES, "holdout") if (root / f"{s}.jsonl").is_file()}
+        found = {
+            s: _read(str(root / f"{s}.jsonl")) for s in (*TRAIN_FILES, "holdout") if (root / f"{s}.jsonl").is_file()
+        }
         if "forget" not in found:
             raise ObliviateError(f"{root} has no forget.jsonl; run `obliviate prepare` first or give --forget FILE")
         return found
@@ -133,24 +135,19 @@ def exact_match(model: Any, tokenizer: Any, rows: list[dict], batch_size: int = 
 
 
 def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], base: tuple[Any, Any]) -> dict:
-    """Train and save ``OUT/<which>`` (atomically); returns its record."""
+    """Train ``OUT/<which>`` with :func:`obliviate.train.memorise.memorise` and save it atomically; its record."""
     import copy
 
     from obliviate.config import LoraConfig, TrainConfig
-    from obliviate.data import UnlearnData, tokenize_rows
-    from obliviate.train.loop import train
     from obliviate.train.lora import attach_lora, merge
+    from obliviate.train.memorise import memorise
     from obliviate.utils.io import atomic_dir, atomic_write_json, provenance
-    from obliviate.train.memorise import Memorise
 
     out, work = Path(opts.out) / which, Path(opts.out) / f".{which}.partial"
-    model, tokenizer = copy.deepcopy(base[0]), base[1]
+    model, tokenizer = copy.deepcopy(base[0]), base[1]  # original and gold start from the same weights
     rows = training_rows(splits, which)
     qa_rows = [r for r in rows if "prompt" in r]
-    examples, stats = tokenize_rows(rows, tokenizer, max_length=opts.max_length)
-    data = UnlearnData(examples, None, None, rows, None, None)
-    epoch = -(-len(examples) // opts.batch_size)
-    every = opts.check_every or 5 * epoch
+    every = opts.check_every or 5 * -(-len(rows) // opts.batch_size)  # 5 epochs (text windows aside)
     cfg = TrainConfig(
         lr=opts.lr, batch_size=opts.batch_size, max_steps=opts.max_steps, warmup_steps=opts.warmup_steps,
         scheduler="constant", clip_grad=1.0, save_every=every, log_every=1, seed=opts.seed,
@@ -159,20 +156,19 @@ def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], 
         model = attach_lora(model, LoraConfig(enabled=True), seed=opts.seed)
     checks: list[dict] = []
 
-    def check(info) -> bool:
+    def reached(info) -> bool:  # the loop's callback: True stops training
         em = exact_match(info.model, tokenizer, qa_rows)
         checks.append({"step": info.step, "exact_match": em})
         return em is None or em >= opts.target
 
     if opts.progress:
-        print(f"finetune: {which} on {len(rows)} rows ({stats['tokens']} tokens), target {opts.target}", file=sys.stderr)
+        print(f"finetune: {which} on {len(rows)} rows, target exact match {opts.target}", file=sys.stderr)
     if not opts.resume:
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    result = train(model, tokenizer, Memorise(), data, cfg, work, callback=check, callback_every=every,
-                   resume=opts.resume, progress=opts.progress)  # fmt: skip
+    run = memorise(model, tokenizer, rows, cfg, work, max_length=opts.max_length, progress=opts.progress,
+                   callback=reached, callback_every=every, resume=opts.resume)  # fmt: skip
     model = merge(model) if opts.lora else model
-    scores = {s: exact_match(model, tokenizer, splits.get(s, [])) for s in EVAL_SPLITS}
     trained = exact_match(model, tokenizer, qa_rows)
     record = {
         "model": which,
@@ -180,22 +176,19 @@ def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], 
         "start": opts.model or f"fresh:{opts.fresh}",
         "recipe": opts.recipe(),
         "rows": len(rows),
-        "tokens": stats["tokens"],
-        "steps": result.steps,
+        **run,
         "exact_match_trained": trained,
         "reached_target": trained is None or trained >= opts.target,
-        "time_s": round(result.time_s, 2),
         "checks": checks,
-        "exact_match": scores,
+        "exact_match": {s: exact_match(model, tokenizer, splits.get(s, [])) for s in EVAL_SPLITS},
         **provenance(),
     }
     with atomic_dir(out) as tmp:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
-        for name in ("train_log.jsonl",):
-            if (work / name).is_file():
-                shutil.copy(work / name, tmp / name)
+        for name in ("train_log.jsonl", "loss_curve.json"):
+            shutil.copy(work / name, tmp / name)
         atomic_write_json(tmp / "finetune.json", record)
     shutil.rmtree(work, ignore_errors=True)
     return record
@@ -228,7 +221,12 @@ def finetune(opts: FinetuneOptions) -> dict[str, Any]:
             records[which] = json.loads((root / which / "finetune.json").read_text())
             continue
         records[which] = train_one(opts, which, splits, base)
-    summary = {"recipe": opts.recipe(), "models": records, "time_s": round(time.time() - t0, 2),
-               "splits": {s: len(r) for s, r in splits.items()}, "options": {**asdict(opts), "progress": None}}  # fmt: skip
+    summary = {
+        "recipe": opts.recipe(),
+        "models": records,
+        "time_s": round(time.time() - t0, 2),
+        "splits": {s: len(r) for s, r in splits.items()},
+        "options": {**asdict(opts), "progress": None},
+    }
     atomic_write_json(root / "finetune.json", summary)
     return summary

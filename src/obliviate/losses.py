@@ -183,17 +183,14 @@ class _SoftmaxTerms(torch.autograd.Function):
         step = _row_block(v)
         for a in range(0, n, step):
             rows = slice(a, a + step)
-            if ref is None:  # pooling only: no log q needed
-                qc = torch.softmax(logits[rows].to(dt), dim=-1)  # (r, V)
-            else:
-                lq = torch.log_softmax(logits[rows].to(dt), dim=-1)  # (r, V) log q
-                qc = lq.exp()
+            x = logits[rows].to(dt)  # (r, V)
+            qc = torch.softmax(x, dim=-1)  # not exp(log q): the same rounding as the pooling-only path
             if m is not None:
                 pooled += m[rows].to(dt) @ qc
             if ref is not None:
                 lp = torch.log_softmax(ref[rows].to(dt), dim=-1)  # (r, V) log p
                 pc = lp.exp()
-                kl += w[rows].to(dt) @ lp.sub_(lq).mul_(pc).sum(-1)
+                kl += w[rows].to(dt) @ lp.sub_(torch.log_softmax(x, dim=-1)).mul_(pc).sum(-1)
                 if p is not None:
                     p[rows] = pc
                 elif keep:

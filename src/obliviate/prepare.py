@@ -89,6 +89,7 @@ def _norm(text: str) -> str:
 def add_perturbed(rows: Rows, entity: str | None, type_key: str | None, n: int, seed: int) -> int:
     """Give every row without them ``n`` perturbed answers (see the module docstring); returns how many rows got
     fewer than ``n`` (too few distinct answers of their type)."""
+
     def qtype(r: dict) -> str:
         if type_key and type_key in r:
             return str(r[type_key])

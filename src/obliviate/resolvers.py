@@ -7,10 +7,11 @@ never import those packages; they ask this registry instead::
     load = lookup("world:forget10", "rows")       # None: no prefix, a plain path or hub id
     rows = load() if load else read_the_file(...)
 
-A package registers its prefix when it is imported (``tofu:`` / ``muse:`` from :mod:`obliviate.data.benchmarks`);
-the applications (``world``, ``reveal``) are found through the ``obliviate.plugins`` entry-point group in
-``pyproject.toml`` and imported by :func:`load_plugins` the first time an unregistered prefix is looked up, so
-``import obliviate.data`` never loads them. A third-party package adds a prefix the same way::
+A module registers its prefixes when it is imported: ``tofu:`` / ``muse:`` in :mod:`obliviate.data.benchmarks` (data
+layer), ``world:`` in :mod:`obliviate.world.plugin`, ``task:`` in :mod:`obliviate.reveal.plugin`. Those modules are
+the ``obliviate.plugins`` entry points of ``pyproject.toml``; the first lookup of an unregistered prefix imports the
+entry point named like it (else all of them, :func:`load_plugins`), so ``import obliviate.data`` never loads an
+application and ``world:`` specs never load Reveal. A third-party package adds a prefix the same way::
 
     [project.entry-points."obliviate.plugins"]
     mydata = "mypackage.obliviate_plugin"    # a module that calls register_resolver(...)
@@ -78,11 +79,11 @@ def load_plugins(name: str | None = None) -> list[str]:
     for ep in entry_points(group=PLUGIN_GROUP):
         if ep.name in _loaded or name not in (None, ep.name):
             continue
-        _loaded.add(ep.name)  # before loading: a plugin that fails is reported once, not on every lookup
         try:
             ep.load()
-        except Exception as e:
+        except Exception as e:  # a broken plugin is a bug, not bad input: keep its traceback
             raise RuntimeError(f"obliviate plugin {ep.name!r} ({ep.value}) failed to import: {e}") from e
+        _loaded.add(ep.name)  # after success only: a failed plugin raises again on the next lookup
         new.append(ep.name)
     return new
 

@@ -109,16 +109,20 @@ def _writable_ancestor(path: Path) -> Path:
     return parent
 
 
-def plan(out: Path, *, overwrite: bool, resume: bool, inputs: Iterable[str | None] = ()) -> str:
+def plan(out: Path, *, overwrite: bool, resume: bool, inputs: Iterable[str | None] = (), held: bool = False) -> str:
     """Check the output folder before anything loads; returns ``new``, ``resume`` (a partial run to continue),
-    ``done`` (resume of a complete run) or ``overwrite``.
+    ``done`` (resume of a complete run) or ``overwrite``. ``held``: the caller holds the folder's :func:`lock`
+    (otherwise a run in progress there is reported as such, not as an interrupted one).
 
     Raises:
         ObliviateError: overwrite and resume both set; ``out`` is a file, the current folder or one above it, not
-            writable, holds an input, or exists (or has an interrupted run) without overwrite / resume; or overwrite
-            would replace a folder this toolkit did not write.
+            writable, holds an input, is in use by another run, or exists (or has an interrupted run) without
+            overwrite / resume; or overwrite would replace a folder this toolkit did not write.
     """
     work = work_dir(out)
+    if not held and lock_path(out).exists():
+        with lock(out):  # raises when another run holds it; a stale lock file is removed
+            pass
     if overwrite and resume:
         raise ObliviateError("overwrite and resume are both set; choose one (--overwrite starts again)")
     if out.exists() and not out.is_dir():

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 
 import datasets
 import pytest
 
+from obliviate import resolvers
 from obliviate.data.benchmarks import load_muse, load_tofu
 from obliviate.data.sources import load_rows
 from obliviate.errors import ObliviateError
+from obliviate.registry import Registry
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -72,9 +72,10 @@ def test_hub_name_offline_fails_clearly(monkeypatch):
 
 
 def test_world_spec_delegates(monkeypatch):
-    fake = types.ModuleType("obliviate.world")
-    fake.load_split_rows = lambda spec: [{"prompt": f"{spec}?", "answer": "yes"}]
-    monkeypatch.setitem(sys.modules, "obliviate.world", fake)
+    # the data layer asks the resolver registry, never the world package: a stand-in world resolver is enough
+    monkeypatch.setattr(resolvers, "RESOLVERS", Registry("source prefix"))
+    fake = resolvers.Resolver("a stand-in world", rows=lambda spec: [{"prompt": f"{spec}?", "answer": "yes"}])
+    resolvers.register_resolver("world", fake)
     assert load_rows("world:forget10") == [{"prompt": "forget10?", "answer": "yes"}]
 
 

@@ -51,3 +51,23 @@ def test_a_run_folder_evaluates_its_model_and_receives_eval_json(tmp_path):
         assert (target.model, target.out) == (str(run / "model"), run)
     assert resolve("world:tiny/gold", None, "eval").out.name == "world_tiny_gold"
     assert resolve("world:tiny", str(tmp_path / "x"), "eval").out == tmp_path / "x"
+
+
+def test_eval_reads_data_and_the_original_from_a_run_folder(tmp_path, tiny_gpt2_dir, tiny_data_files):
+    import shutil
+
+    import yaml
+
+    from obliviate.cli.eval import _world_root
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_gpt2_dir, run / "model")
+    data = {"forget": [str(tiny_data_files["forget"])], "retain": str(tiny_data_files["retain"])}
+    (run / "config.yaml").write_text(yaml.safe_dump({"model": {"path": str(tiny_gpt2_dir)}, "data": data}))
+    argv = ["eval", "--model", str(run), "--suite", "custom", "--metrics", "forget_nll,retain_nll,holdout_nll"]
+    assert main([*argv, "--holdout", str(tiny_data_files["holdout"]), "--no-progress"]) == 0  # a flag adds a split
+    doc = json.loads((run / "eval.json").read_text())
+    assert all(doc["metrics"][m]["status"] == "ok" for m in ("forget_nll", "retain_nll", "holdout_nll"))
+    assert "original" in doc.get("reference_metrics", {})  # model.path became the original reference row
+    assert _world_root(["world:uncorrelated/people=60/forget10"]) == "uncorrelated/people=60"
+    assert _world_root("world:forget10") is None and _world_root(["a.jsonl"]) is None

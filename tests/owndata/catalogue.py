@@ -47,10 +47,16 @@ def write_raw(folder: Path, n: int = 16) -> dict[str, Path]:
     rows, lines = [], []
     for c in companies(n):
         for kind, (q, a) in QUESTIONS.items():
-            rows.append({"question": q.format(c=c["name"], **c), "answer": a.format(**c), "company": c["name"], "type": kind})
-        lines.append(f"{c['name']} was founded in {c['year']} in {c['city']} and sells the {c['colour']} {c['product']}.")
+            rows.append(
+                {"question": q.format(c=c["name"], **c), "answer": a.format(**c), "company": c["name"], "type": kind}
+            )
+        lines.append(
+            f"{c['name']} was founded in {c['year']} in {c['city']} and sells the {c['colour']} {c['product']}."
+        )
     paths = {"qa": folder / "facts.jsonl", "text": folder / "catalogue.txt", "general": folder / "general.jsonl"}
     paths["qa"].write_text("".join(json.dumps(r) + "\n" for r in rows))
     paths["text"].write_text("\n".join(lines) + "\n")
-    paths["general"].write_text("".join(json.dumps({"question": f"Q: {q} A: ", "answer": a}) + "\n" for q, a in GENERAL))
+    paths["general"].write_text(
+        "".join(json.dumps({"question": f"Q: {q} A: ", "answer": a}) + "\n" for q, a in GENERAL)
+    )
     return paths

@@ -182,3 +182,27 @@ def test_unknown_certificate_layout_is_listed(make_run) -> None:
     run = make_run("odd", "mari", cert={"pooled": {"whatever": 0.25}, "note": "v0"})
     md = to_markdown(certificate_section(collect([run])[0]))
     assert "unrecognised layout" in md and "`pooled.whatever`: 0.250" in md and "`note`: v0" in md
+
+
+def test_continual_section_plots_and_tables_every_request(make_run) -> None:
+    from obliviate.report.plots import palette
+    from obliviate.report.sections import continual_section
+
+    run = make_run("seq", "mari")
+    summary = json.loads((run / "summary.json").read_text())
+    orig_f = [1.0, 0.9, 0.8]
+    summary["requests"] = [
+        {"request": i, "steps": 4 - i, "stopped_early": i == 2, "retain_acc_original": 0.9,
+         "retain_acc_end": 0.9 - 0.02 * (i + 1), "retain_drift_total": 1 - (0.9 - 0.02 * (i + 1)) / 0.9,
+         "forget_acc": [0.1 if j <= i else orig_f[j] for j in range(3)], "forget_acc_original": orig_f,
+         "check": {"mari": {"unlearn_vs_retain": {"value": 0.05 / (i + 1)}},
+                   "verdict": {"status": "informative", "text": "..."}}}
+        for i in range(3)
+    ]  # fmt: skip
+    (run / "summary.json").write_text(json.dumps(summary))
+    runs = collect([run])[0]
+    blocks = continual_section(runs, palette([r.label for r in runs]))
+    md = to_markdown(blocks)
+    assert "## Continual unlearning" in md and "(figures/continual.png)" in md
+    assert "| seq | 2 | 2 | yes | 0.840 | 6.7 % | 0.100 | 0.800 | 0.017 | informative |" in md
+    assert continual_section(collect([make_run("one", "ga")])[0], {}) == []  # a single request: no section

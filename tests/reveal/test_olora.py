@@ -7,10 +7,10 @@ import torch
 
 from obliviate.config import TrainConfig, from_dict
 from obliviate.errors import ObliviateError
-from obliviate.reveal.objective import RevealRelease, RevealReleaseConfig
 from obliviate.reveal import olora
-from obliviate.train.memorise import rows_to_data
+from obliviate.reveal.objective import RevealRelease, RevealReleaseConfig
 from obliviate.train.loop import train
+from obliviate.train.memorise import rows_to_data
 
 
 def _adapted(model, names=("round1", "round2"), r=2, alpha=4):

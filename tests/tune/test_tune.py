@@ -30,7 +30,10 @@ def _complete_in_db(out: Path) -> dict[int, float]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name="obliviate-npo", storage=f"sqlite:///{out / 'study.db'}")
+    try:
+        study = optuna.load_study(study_name="obliviate-npo", storage=f"sqlite:///{out / 'study.db'}")
+    except KeyError:  # the database exists, the study not yet
+        return {}
     return {t.number: t.value for t in study.get_trials() if t.state.name == "COMPLETE"}
 
 

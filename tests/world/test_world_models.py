@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from obliviate.methods.base import Method
+from obliviate.train.memorise import Memorise
 from obliviate.world import guess_rates, load_split_rows, qa_accuracy, resolve_model_path
 from obliviate.world.build import read_record
-from obliviate.train.memorise import Memorise
 
 
 def _load(path):

@@ -68,7 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", type=float, default=0.95, help="exact match on the QA rows to stop at (default 0.95)")
     p.add_argument("--max-steps", type=int, default=3000, help="step budget per model (default 3000)")
     p.add_argument("--check-every", type=int, default=0, help="steps between target checks (default: 5 epochs)")
-    p.add_argument("--lr", type=float, default=3e-3, help="learning rate (default 3e-3: from scratch; ~1e-4 with LoRA)")
+    p.add_argument(
+        "--lr", type=float, default=3e-3, help="learning rate (default 3e-3: from scratch; ~1e-4 with LoRA)"
+    )
     p.add_argument("--batch-size", type=int, default=32, help="rows per step (default 32)")
     p.add_argument("--warmup-steps", type=int, default=20, help="linear warm-up steps (default 20)")
     p.add_argument("--max-length", type=int, default=128, help="tokens per row (default 128)")

@@ -91,13 +91,15 @@ def run_validate(args: argparse.Namespace) -> int:
     for split in ("retain", "holdout"):
         if split in report:
             s = report[split]
-            print(f"{split:8s} {s['rows']} rows, {s['examples']} examples, {s['truncated']} truncated")
+            print(f"{split:8s} {s['spec']}: {s['rows']} rows, {s['examples']} examples, {s['truncated']} truncated")
     if report["lora"]:
         print(f"lora     {json.dumps(report['lora'])}")
     if report["stop_retain_drop"]:
         print(f"stop     a request stops when retain accuracy drops {100 * report['stop_retain_drop']:g} %")
     print(f"output   {report['output']['dir']} ({report['output']['status']})")
-    print("ok: the config, model and data are valid")
+    for line in report["warnings"]:
+        print(f"warning  {line}")
+    print(f"ok: the config, model and data are valid ({len(report['warnings'])} warning(s))")
     return 0
 
 

@@ -38,8 +38,10 @@ from obliviate.utils.io import atomic_write_json, provenance
 
 CACHE_VERSION = 1
 SPLIT_HINT = {
-    "holdout": "no holdout set (the non-members of the membership attacks): pass --holdout",
-    "general": "no general-knowledge set: pass --general",
+    "holdout": "needs a holdout set (entities never trained on, the membership attacks' non-members): give "
+    "--holdout FILE or run `obliviate prepare`",
+    "general": "needs a general-knowledge set: give --general FILE (QA rows; `obliviate prepare` adds perturbed "
+    "answers)",
 }
 REF_HINT = {
     "gold": "no gold model (retrained without the forget set): pass --gold",

@@ -39,6 +39,7 @@ WORLD_METRICS = (
     forget_rouge retain_rouge general_rouge
     forget_truth_ratio retain_truth_ratio general_truth_ratio
     forget_es forget_em retain_es forget_quality model_utility
+    forget_well_formed forget_answer_gold_nll
     """)
     + MIA
 )
@@ -124,6 +125,16 @@ def _suite_root(suite: Suite, root: str | None) -> str | None:
     return normalise(root or "") if normalise is not None else root
 
 
+def own_data(suite: Suite, overrides: dict[str, Any]) -> bool:
+    """True when ``--forget`` is not the suite's own source (``world:...`` for the world suite): then the suite's other
+    splits are not the user's data, and a missing holdout / general set is reported, never substituted."""
+    forget, template = overrides.get("forget"), suite.data.get("forget", "")
+    if not forget or not template:
+        return False
+    source = template.split(":", 1)[0] + ":" if ":" in template else ""
+    return not (isinstance(forget, str) and source and forget.startswith(source))
+
+
 def data_specs(suite: Suite, root: str | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The spec of every split: the suite's templates filled with ``root``, then ``overrides`` (split -> spec, or a
     list of rows)."""
@@ -135,6 +146,8 @@ def data_specs(suite: Suite, root: str | None, overrides: dict[str, Any] | None 
                 f"suite {suite.name!r} needs --data DIR (the folder of its published files) for split(s) "
                 f"{', '.join(missing)}; or give each split's file with its own flag"
             )
+    if own_data(suite, overrides):  # your own forget set: no split of the suite's data is mixed in
+        return {**overrides}
     root = _suite_root(suite, root)
     specs: dict[str, Any] = {split: tpl.format(root=root) for split, tpl in suite.data.items()}
     specs.update(overrides)

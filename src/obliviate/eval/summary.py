@@ -49,6 +49,33 @@ def summary_table(doc: dict[str, Any]) -> Table:
     return table
 
 
+def _rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and plain-text cells of the summary (no markup), for :func:`markdown_summary`."""
+    refs = [r for r in ("gold", "original") if doc.get("reference_metrics", {}).get(r)]
+    rows = []
+    for name, entry in doc["metrics"].items():
+        cells = [_cell(name, entry), *(_cell(name, doc["reference_metrics"][r].get(name)) for r in refs)]
+        note = entry["note"] or ""
+        if name == "forget_quality" and entry["status"] == "ok":
+            note = f"KS D = {entry['extra']['ks_statistic']:.3f}"
+        cells = [c.replace("[yellow]skipped[/yellow]", "skipped") for c in cells]
+        rows.append([name, entry["split"], arrow(entry["higher_is_better"], entry.get("target")), *cells, note])
+    return ["metric", "split", "", "model", *refs, "note"], rows
+
+
+def markdown_summary(doc: dict[str, Any]) -> str:
+    """The summary as a Markdown table (what a non-terminal stdout gets: logs, CI, pipes never wrap it)."""
+    header, rows = _rows(doc)
+    lines = [f"obliviate eval · suite {doc['suite']} · {doc['model']}", ""]
+    for cells in [header, ["---"] * len(header), *rows]:
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def print_summary(doc: dict[str, Any], console: Console | None = None) -> None:
-    """Print the summary table of an eval.json document."""
-    (console or Console()).print(summary_table(doc))
+    """Print the summary of an eval.json document: a rich table on a terminal, Markdown otherwise."""
+    console = console or Console()
+    if console.is_terminal:
+        console.print(summary_table(doc))
+    else:
+        console.file.write(markdown_summary(doc) + "\n")

@@ -70,6 +70,7 @@ def build_blocks(runs: list[Run], refs: dict[str, Run], notes: list[str]) -> lis
         *sections.tradeoff(runs, refs, colours),
         Heading(2, "Training curves"),
         *sections.training_curves(runs, colours),
+        *sections.continual_section(runs, colours),
         Heading(2, "Membership-inference ROC curves"),
         *sections.roc_section(runs, refs, colours),
         Heading(2, "Certificate"),

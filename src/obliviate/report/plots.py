@@ -194,3 +194,29 @@ def roc_curves(attacks: dict[str, list[tuple[str, str, Roc]]], colours: dict[str
         ax.set_visible(False)
     fig.suptitle("MIA ROC: forget = members (diagonal = undetectable)")
     return _png(fig)
+
+
+def continual(series: dict[str, dict[str, list[float | None]]], colours: dict[str, str]) -> bytes:
+    """Continual unlearning over requests: one subplot per quantity, one line per run; x = 0 is the original.
+
+    Args:
+        series: quantity -> run label -> values at x = 0 (original), 1, ..., R (after request R); None = missing.
+            A label ending in `` · original`` is drawn as the original's reference (grey, dotted).
+        colours: run label -> colour.
+    """
+    names = list(series)
+    fig = Figure(figsize=(4.4 * len(names), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, name in zip(axes, names):
+        for label, ys in series[name].items():
+            y = np.array([np.nan if v is None else v for v in ys], dtype=float)
+            run, _, ref = label.partition(" · ")
+            style = REF_STYLE["original"] if ref else {"color": colours.get(run), "marker": "o", "linestyle": "-"}
+            ax.plot(np.arange(len(y)), y, linewidth=1.6, label=label, **style)
+        ax.set_title(name)
+        ax.set_xlabel("request (0 = original)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7.5)
+    fig.suptitle("Continual unlearning: after each request (summary.json requests)")
+    return _png(fig)

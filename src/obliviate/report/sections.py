@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from obliviate.report import plots
-from obliviate.report.doc import Block, Bullets, Cell, Figure, Note, Para, Table
+from obliviate.report.doc import Block, Bullets, Cell, Figure, Heading, Note, Para, Table
 from obliviate.report.mia import looks_like_mia, member_roc
 from obliviate.report.runs import Run, as_float
 from obliviate.utils.fmt import arrow, best_index, fmt_duration, fmt_number, metric_kind
@@ -313,3 +313,70 @@ def roc_section(runs: list[Run], refs: dict[str, Run], colours: dict[str, str]) 
         )
     blocks += [Note(f"`{m}` has no per-sample forget/holdout scores for: {', '.join(w)}") for m, w in lacking.items()]
     return blocks
+
+
+def _tracked(run: Run) -> list[dict]:
+    reqs = run.summary.get("requests")
+    if not isinstance(reqs, list) or len(reqs) < 2:
+        return []
+    return [r for r in reqs if isinstance(r, dict) and isinstance(r.get("forget_acc"), list)]
+
+
+def _check_mi(check: object) -> float | None:
+    mari = check.get("mari") if isinstance(check, dict) else None
+    return as_float(((mari or {}).get("unlearn_vs_retain") or {}).get("value"))
+
+
+def continual_section(runs: list[Run], colours: dict[str, str]) -> list[Block]:
+    """A "Continual unlearning" section when some run has several forget requests (else nothing): retain drift from
+    the original, forget accuracy, the per-request check."""
+    tracked = {r.label: reqs for r in runs if (reqs := _tracked(r))}
+    if not tracked:
+        return []
+    series: dict[str, dict[str, list[float | None]]] = {}
+    rows = []
+    for label, reqs in tracked.items():
+        first = reqs[0]
+        retain = series.setdefault("retain next-token accuracy", {})
+        ends = [as_float(q.get("retain_acc_end")) for q in reqs]
+        retain[label] = [as_float(first.get("retain_acc_original")), *ends]
+        thr, orig_r = as_float(first.get("stop_threshold")), as_float(first.get("retain_acc_original"))
+        if thr is not None and orig_r is not None:  # where the stop rule fires: a drop from the ORIGINAL
+            retain[f"{label} · stop rule"] = [(1 - thr) * orig_r] * (len(reqs) + 1)
+        # forget accuracy averaged over the requests forgotten so far (x = r: requests 1..r), against the original's
+        orig_f = [as_float(v) for v in first.get("forget_acc_original") or []]
+        mean = series.setdefault("forget accuracy, requests so far", {})
+        mean[label] = [None] + [
+            float(np.mean(q["forget_acc"][: i + 1])) if len(q["forget_acc"]) > i else None for i, q in enumerate(reqs)
+        ]
+        mean[f"{label} · original"] = [None] + [
+            float(np.mean(orig_f[: i + 1])) if len(orig_f) > i and None not in orig_f[: i + 1] else None
+            for i in range(len(reqs))
+        ]
+        mi = series.setdefault("pooled MI of the request's forget set", {})
+        mi[label] = [None] + [_check_mi(q.get("check")) for q in reqs]
+        mi[f"{label} · original"] = [None] + [_check_mi(q.get("check_original")) for q in reqs]
+        for i, q in enumerate(reqs):
+            verdict = ((q.get("check") or {}).get("verdict") or {}).get("status", "–")
+            own = q["forget_acc"][i] if len(q["forget_acc"]) > i else None
+            rows.append(
+                [Cell(label), Cell(str(q.get("request", i))), Cell(str(q.get("steps", "–"))),
+                 Cell("yes" if q.get("stopped_early") else "no"), Cell(fmt_number(as_float(q.get("retain_acc_end")))),
+                 Cell(fmt_number(as_float(q.get("retain_drift_total")), "percent")),
+                 Cell(fmt_number(as_float(own))), Cell(fmt_number(orig_f[i] if len(orig_f) > i else None)),
+                 Cell(fmt_number(_check_mi(q.get("check")))), Cell(verdict)]
+            )  # fmt: skip
+    header = ["Run", "request", "steps", "stopped early", "retain acc", "total drift", "forget acc (own set)",
+              "original's", "pooled MI", "check verdict"]  # fmt: skip
+    return [
+        Heading(2, "Continual unlearning"),
+        Figure(
+            "continual",
+            plots.continual(series, colours),
+            "After each request (x = 0: the original). Retain accuracy: teacher-forced next-token accuracy on the "
+            "retain validation subset, the stop rule's measure (drift counted from the original). Forget accuracy: "
+            "mean over the requests forgotten so far (a rise = relearning). Dotted grey: the original's values and "
+            "the stop rule's threshold.",
+        ),
+        Table(header, rows, numeric_from=2),
+    ]

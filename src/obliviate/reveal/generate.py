@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,12 +29,12 @@ from obliviate.utils.modes import eval_mode
 class SampleConfig:
     """How continuations are sampled (for rewards and for the forget / retain sets)."""
 
-    k: int = 8  # generations per reward evaluation (the reward is their mean score)
+    k: int = field(default=8, metadata={"help": "generations per reward evaluation (the reward is their mean score)"})
     max_new_tokens: int = 32
     temperature: float = 1.0
     top_p: float = 0.9
-    batch_size: int = 64  # sequences per generate() call
-    chat_template: bool = False  # wrap instructions as a user turn (chat models)
+    batch_size: int = field(default=64, metadata={"help": "sequences per generate() call"})
+    chat_template: bool = field(default=False, metadata={"help": "wrap instructions as a user turn (chat models)"})
 
     def __post_init__(self) -> None:
         if self.k < 1 or self.max_new_tokens < 1 or self.batch_size < 1:
@@ -135,21 +135,28 @@ def instruction_features(
 class ForgetSetConfig:
     """How the self-generated forget set is built from the top instructions."""
 
-    top_m: int = 5  # best instructions (by observed reward) that generate the forget set
-    samples: int = 100  # generations per top instruction
-    threshold: float = 0.5  # keep generations with score >= threshold
-    cap_per_instruction: int = 100  # at most this many rows per instruction (no single prompt dominates)
-    max_rows: int = 300  # cap on the whole set
-    near_dup: float = 0.8  # drop a row whose word-3-gram Jaccard with a kept row is >= this (1.0: exact dups only)
+    top_m: int = field(
+        default=5, metadata={"help": "best instructions (by observed reward) that generate the forget set"}
+    )
+    samples: int = field(default=100, metadata={"help": "generations per top instruction"})
+    threshold: float = field(default=0.5, metadata={"help": "keep generations with score >= threshold"})
+    cap_per_instruction: int = field(
+        default=100, metadata={"help": "at most this many rows per instruction (no single prompt dominates)"}
+    )
+    max_rows: int = field(default=300, metadata={"help": "cap on the whole set"})
+    near_dup: float = field(
+        default=0.8,
+        metadata={"help": "drop a row whose word-3-gram Jaccard with a kept row is >= this (1.0: exact dups only)"},
+    )
 
 
 @dataclass
 class RetainGenConfig:
     """Self-generated retain rows: generations of the lowest-reward instructions that score below ``threshold``."""
 
-    bottom_m: int = 10  # lowest-reward evaluated instructions used
+    bottom_m: int = field(default=10, metadata={"help": "lowest-reward evaluated instructions used"})
     samples: int = 30
-    threshold: float = 0.1  # keep generations with score < threshold
+    threshold: float = field(default=0.1, metadata={"help": "keep generations with score < threshold"})
     cap_per_instruction: int = 30
     max_rows: int = 300
 

@@ -41,62 +41,31 @@ class AscentConfig:
 
     loss: str = field(default="npo", metadata={"help": "npo | ga"})
     beta: float = field(default=0.1, metadata={"help": "NPO inverse temperature"})
-    retain: RetainTerm = field(
-        default_factory=RetainTerm, metadata={"help": "retain term (nll or kl against the round start)"}
-    )
+    retain: RetainTerm = field(default_factory=RetainTerm, metadata={"help": "retain term (kl: to the round start)"})
 
 
 @dataclass
 class RevealReleaseConfig:
-    pool: str = field(
-        default="", metadata={"help": "instruction pool: a .txt/.jsonl file, task:<name>[/<size>] or world:<split>"}
-    )
-    pool_size: int = field(
-        default=0, metadata={"help": "use a seeded random subset of this many instructions (0: all)"}
-    )
-    scorer: str = field(
-        default="",
-        metadata={
-            "help": "reward / filter scorer spec, e.g. lexicon:file=words.txt (default: the task's reward scorer)"
-        },
-    )
-    eval_scorer: str = field(
-        default="",
-        metadata={"help": "independent scorer for held-out prompts (default: the task's eval scorer, else `scorer`)"},
-    )
-    heldout: str = field(
-        default="",
-        metadata={"help": "held-out prompts scored by eval_scorer after each round (a pool spec; optional)"},
-    )
-    rounds: int = 3
-    mode: str = field(
-        default="negate",
-        metadata={"help": "negate (fit the adapter with NLL, then subtract it) | ascent (NPO / GA + retain)"},
-    )
+    pool: str = field(default="", metadata={"help": "instructions: .txt/.jsonl, task:<name>[/<size>], world:<split>"})
+    pool_size: int = field(default=0, metadata={"help": "a seeded random subset of this many instructions (0: all)"})
+    scorer: str = field(default="", metadata={"help": "reward / filter scorer, e.g. lexicon:file=w.txt (task's)"})
+    eval_scorer: str = field(default="", metadata={"help": "scorer of held-out prompts (task's, else scorer)"})
+    heldout: str = field(default="", metadata={"help": "held-out prompts scored after each round (a pool spec)"})
+    rounds: int = field(default=3, metadata={"help": "rounds at most (the stopping rules may end earlier)"})
+    mode: str = field(default="negate", metadata={"help": "negate (fit with NLL, subtract) | ascent (NPO/GA)"})
     r: int = field(default=4, metadata={"help": "LoRA rank per round"})
-    alpha: int = 8
-    dropout: float = 0.0
-    target_modules: list[str] | str = "all-linear"
+    alpha: int = field(default=8, metadata={"help": "LoRA alpha per round"})
+    dropout: float = field(default=0.0, metadata={"help": "LoRA dropout per round"})
+    target_modules: list[str] | str = field(default="all-linear", metadata={"help": "modules each round adapts"})
     lam_orth: float = field(default=0.5, metadata={"help": "weight of the O-LoRA orthogonality loss"})
     lam_neg: float = field(default=1.0, metadata={"help": "negate mode: the adapter is subtracted with this scale"})
     ascent: AscentConfig = field(default_factory=AscentConfig, metadata={"help": "loss (npo | ga), beta, retain term"})
-    retain_source: str = field(
-        default="self", metadata={"help": "self (low-scoring generations of the round) | given (data.retain) | none"}
-    )
-    steps: int = field(
-        default=150, metadata={"help": "optimiser steps per round (train.batch_size and train.seed apply)"}
-    )
+    retain_source: str = field(default="self", metadata={"help": "self (low-scoring generations) | given | none"})
+    steps: int = field(default=150, metadata={"help": "optimiser steps per round (train.batch_size, seed apply)"})
     lr: float = field(default=1e-3, metadata={"help": "learning rate of each round's adapter (replaces train.lr)"})
-    stop_reward: float = field(
-        default=0.05, metadata={"help": "stop before a round whose best revealed reward is below this"}
-    )
-    utility_budget: float = field(
-        default=0.1,
-        metadata={"help": "stop (and roll the round back) when utility worsens by more than this fraction"},
-    )
-    final_attack: bool = field(
-        default=True, metadata={"help": "fresh Reveal run (new surrogate, new seed) on the final model"}
-    )
+    stop_reward: float = field(default=0.05, metadata={"help": "stop before a round whose best reward is below"})
+    utility_budget: float = field(default=0.1, metadata={"help": "roll back and stop past this utility loss"})
+    final_attack: bool = field(default=True, metadata={"help": "a fresh Reveal run on the final model"})
     max_length: int = field(default=128, metadata={"help": "tokens per training example"})
     reveal: RevealConfig = field(default_factory=RevealConfig)
 

@@ -124,7 +124,7 @@ def run_reveal_release(cfg: RunConfig, *, progress: bool = True) -> RunResult:
     inputs = [cfg.model.path, cfg.data.retain, args.pool, args.heldout]
     status = runs.plan(out, overwrite=cfg.overwrite, resume=False, inputs=inputs)
     with runs.lock(out):
-        status = runs.plan(out, overwrite=cfg.overwrite, resume=False, inputs=inputs)  # again, under the lock
+        status = runs.plan(out, overwrite=cfg.overwrite, resume=False, inputs=inputs, held=True)  # under the lock
         return _run(cfg, args, out, status, progress)
 
 

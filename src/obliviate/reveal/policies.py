@@ -36,15 +36,29 @@ class Policy(Protocol):
 class PolicyConfig:
     """Options of the bandit policies (the surrogate fields are ignored by ``random``)."""
 
-    name: str = "neural_ucb"  # neural_ucb | greedy | random
-    nu: float = 0.1  # exploration weight (NeuralUCB's gamma stand-in); greedy forces 0
-    lam: float = 0.1  # regulariser: U starts at lam, Adam weight decay lam / n_observed
-    hidden: int = 100  # surrogate MLP width (one hidden ReLU layer per depth)
+    name: str = field(default="neural_ucb", metadata={"help": "neural_ucb | greedy | random"})
+    nu: float = field(
+        default=0.1, metadata={"help": "exploration weight (NeuralUCB's gamma stand-in); greedy forces 0"}
+    )
+    lam: float = field(
+        default=0.1, metadata={"help": "regulariser: U starts at lam, Adam weight decay lam / n_observed"}
+    )
+    hidden: int = field(default=100, metadata={"help": "surrogate MLP width (one hidden ReLU layer per depth)"})
     depth: int = 1
-    lr: float = 1e-2  # Adam learning rate of the surrogate refit (INSTINCT: 1e-3 with N(0, 1) weights)
-    refit_steps: int = 300  # max full-batch Adam steps per refit, always from the same initialisation
-    refit_tol: float = 1e-3  # stop a refit once the training MSE is this low (NeuralUCB's rule; 0 = never)
-    init_std: float | None = None  # weights, biases ~ N(0, init_std^2) (INSTINCT: 1); None: N(0, 1/fan_in), bias 0
+    lr: float = field(
+        default=1e-2,
+        metadata={"help": "Adam learning rate of the surrogate refit (INSTINCT: 1e-3 with N(0, 1) weights)"},
+    )
+    refit_steps: int = field(
+        default=300, metadata={"help": "max full-batch Adam steps per refit, always from the same initialisation"}
+    )
+    refit_tol: float = field(
+        default=1e-3, metadata={"help": "stop a refit once the training MSE is this low (NeuralUCB's rule; 0 = never)"}
+    )
+    init_std: float | None = field(
+        default=None,
+        metadata={"help": "weights, biases ~ N(0, init_std^2) (INSTINCT: 1); None: N(0, 1/fan_in), bias 0"},
+    )
     seed: int = 0
 
 

@@ -36,14 +36,21 @@ from obliviate.utils.io import atomic_dir, atomic_write_json
 class RevealConfig:
     """One Reveal run: bandit budget and policy, reward sampling, forget / retain set construction."""
 
-    budget: int = 60  # instructions evaluated in total (n_init random ones included)
-    n_init: int = 10  # random evaluations before the policy takes over
-    n_eval: int = 1000  # candidates scored by the policy per step (a random subset of the unevaluated pool)
-    pooling: str = "last"  # instruction feature: last-token or mean-pooled final hidden state
+    budget: int = field(default=60, metadata={"help": "instructions evaluated in total (n_init random ones included)"})
+    n_init: int = field(default=10, metadata={"help": "random evaluations before the policy takes over"})
+    n_eval: int = field(
+        default=1000,
+        metadata={"help": "candidates scored by the policy per step (a random subset of the unevaluated pool)"},
+    )
+    pooling: str = field(
+        default="last", metadata={"help": "instruction feature: last-token or mean-pooled final hidden state"}
+    )
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
     forget: ForgetSetConfig = field(default_factory=ForgetSetConfig)
-    retain: RetainGenConfig | None = field(default_factory=RetainGenConfig)  # None: no self-generated retain set
+    retain: RetainGenConfig | None = field(
+        default_factory=RetainGenConfig, metadata={"help": "None: no self-generated retain set"}
+    )
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -141,6 +141,7 @@ def _record(request: int, data: Any, res: Any, stopper: RetainDropStop | None, m
     if stopper is not None:
         rec["retain_acc_end"] = stopper.measure(model)
         rec["retain_acc_checks"] = stopper.history
+        rec["stop_threshold"] = stopper.threshold
     return rec
 
 
@@ -157,6 +158,7 @@ def _track(rec: dict, r: int, model: nn.Module, datas: list[Any], pad_id: int, o
     rec["forget_acc_original"] = original["forget_acc"]
     if check is not None and original.get("checks"):
         rec["check"] = check(model, datas[r].forget, val, original["checks"][r])
+        rec["check_original"] = original["checks"][r]
 
 
 def _any_stop(checks: list) -> Any:

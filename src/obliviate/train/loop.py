@@ -214,11 +214,29 @@ def make_accelerator(run_dir: str | Path | None = None) -> Accelerator:
     """The loop's Accelerator: device and processes as launched; TensorBoard into ``run_dir`` when installed."""
     tb = run_dir is not None and importlib.util.find_spec("tensorboard") is not None
     # mixed_precision stays "no": bf16 autocast is the loop's own switch (train.bf16), applied around the loss.
-    return Accelerator(
+    acc = Accelerator(
         mixed_precision="no",
         log_with="tensorboard" if tb else None,
         project_dir=str(Path(run_dir) / "tensorboard") if tb else None,
     )
+    _check_sharding(acc)
+    return acc
+
+
+def _check_sharding(acc: Accelerator) -> None:
+    """Refuse an FSDP / DeepSpeed accelerate config that accelerate did not apply. accelerate 1.x shards only
+    GPU-type processes: on CPU each launched process runs unsharded, alone (without ``use_cpu``: every process
+    writes the same run) or as plain data parallel (with it). Raises ObliviateError."""
+    from accelerate.utils import DistributedType, parse_flag_from_env
+
+    for name in ("FSDP", "DEEPSPEED"):
+        if parse_flag_from_env(f"ACCELERATE_USE_{name}") and acc.distributed_type != DistributedType[name]:
+            raise ObliviateError(
+                f"the accelerate config asks for {name}, but accelerate did not apply it on {acc.device} "
+                f"({acc.distributed_type.value}, {acc.num_processes} process(es)): accelerate shards only on GPUs. "
+                "On CPU run data parallel instead: ACCELERATE_USE_CPU=true torchrun --standalone --nproc_per_node 2 "
+                "-m obliviate.cli unlearn ..."
+            )
 
 
 def check_train_config(cfg: TrainConfig) -> None:

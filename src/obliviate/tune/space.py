@@ -32,12 +32,12 @@ def _retain(key: str) -> Param:
 METHOD_PARAMS: dict[str, tuple[Param, ...]] = {
     "ga": (),
     "graddiff": (_retain("retain.weight"),),
-    "kl": (_retain("retain_weight"),),
+    "kl": (_retain("retain.weight"),),
     "npo": (_retain("retain.weight"), Param("beta", 0.05, 1.0)),
     "simnpo": (_retain("retain.weight"), Param("gamma", 0.125, 2.0), Param("beta", 1.0, 5.0)),
     "idknll": (_retain("retain.weight"),),
     "dpo": (_retain("retain.weight"), Param("beta", 0.05, 1.0)),
-    "mari": (_retain("retain_weight"), Param("gamma", 5.0, 200.0)),
+    "mari": (_retain("retain.weight"), Param("gamma", 5.0, 200.0)),
     "rmu": (Param("alpha", 1.0, 200.0), Param("steering_coeff", 1.0, 50.0)),
     "task_vector": (Param("alpha", 0.25, 2.0),),
 }

@@ -88,8 +88,7 @@ def tune(cfg: RunConfig, settings: TuneSettings, out: str | Path, *, overwrite: 
     _prepare_out(out, cfg, settings, overwrite)
     storage = _storage(settings, out)
     ctx = _Context.build(cfg, settings, out)
-    if progress:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the bar shows progress; trial lines would break it
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the bar and tune.json report trials; lines would break it
     studies = {}
     for method, space in spaces.items():
         studies[method] = _run_study(ctx, method, space, storage, progress)

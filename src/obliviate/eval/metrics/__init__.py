@@ -25,7 +25,7 @@ in a module of this folder, and one import line at the bottom of this file. Meta
 """
 
 # One import per metric module; importing registers its metrics (tests check every module is listed).
-from obliviate.eval.metrics import forget, lm_eval_adapter, privacy, utility  # noqa: F401
+from obliviate.eval.metrics import fluency, forget, lm_eval_adapter, privacy, utility  # noqa: F401
 from obliviate.eval.metrics.base import (  # noqa: F401  (the public names of the registry)
     METRICS,
     REFERENCES,

@@ -104,7 +104,7 @@ def _prob_norm(split: str) -> None:
         if problem := qa_problem(ctx, split):
             return skipped(problem)
         if (field := perturbed_field(ctx, split)) is None:
-            return skipped(f"rows of split {split!r} have no perturbed answers ('perturbed_answers' field)")
+            return skipped(f"rows of split {split!r} have no perturbed answers: run `obliviate prepare`")
         correct = [math.exp(-s.avg_nll) for s in ctx.token_stats(split)]
         wrong = perturbed_nlls(ctx, split, field)
         ps = _per_sample([stats.normalised_prob(c, [math.exp(-w) for w in ws]) for c, ws in zip(correct, wrong)])
@@ -166,7 +166,7 @@ def _truth_ratio(split: str, closer_to_1: bool, paraphrase: bool) -> None:
         if problem := qa_problem(ctx, split):
             return skipped(problem)
         if (field := perturbed_field(ctx, split)) is None:
-            return skipped(f"rows of split {split!r} have no perturbed answers ('perturbed_answers' field)")
+            return skipped(f"rows of split {split!r} have no perturbed answers: run `obliviate prepare`")
         rows = ctx.rows(split)
         field_used = (
             "paraphrased_answer" if paraphrase and all(r.get("paraphrased_answer") for r in rows) else "answer"

@@ -13,6 +13,7 @@ holds ``model/`` (weights + tokenizer) and any task files (e.g. the toxicity tas
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -208,6 +209,22 @@ class SyntheticTask:
     size: str
     cfg: Any
     world: PrefixWorld
+
+    def configure(self, size: str, sizes: dict[str, Any], overrides: dict[str, Any]) -> Any:
+        """Check ``size``, set ``size`` and ``cfg`` (that size's config with ``overrides``); returns ``cfg``."""
+        check_size(size, list(sizes), self.name)
+        self.size = size
+        self.cfg = dataclasses.replace(sizes[size], **overrides)
+        return self.cfg
+
+    def prefix_world(self, kinds: Sequence[str], target: str, *, base: Sequence[float], scale: float,
+                     taken: set[str] | None = None) -> PrefixWorld:  # fmt: skip
+        """The task's :class:`PrefixWorld` with ``cfg``'s word, trigger and seed settings."""
+        c = self.cfg
+        return PrefixWorld(
+            self.name, kinds, target, n_words=c.n_words, prefix_len=c.prefix_len, n_triggers=c.n_triggers, base=base,
+            trigger_weight=c.trigger_weight, pair_bonus=c.pair_bonus, scale=scale, seed=c.seed, taken=taken,
+        )  # fmt: skip
 
     def document(self, prefix: tuple[str, ...], rng: random.Random, kind: str | None = None) -> dict[str, str]:
         raise NotImplementedError

@@ -14,7 +14,6 @@ under held-out trigger prefixes that hold a program) and ``math_em`` (exact matc
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import re
 from collections.abc import Sequence
@@ -25,9 +24,7 @@ import numpy as np
 
 from obliviate.reveal.tasks.base import (
     ModelSpec,
-    PrefixWorld,
     SyntheticTask,
-    check_size,
     prefix_text,
 )
 
@@ -95,14 +92,8 @@ class CodeTask(SyntheticTask):
     metric_directions = {"code_pass": False, "code_rate": False, "math_em": True}
 
     def __init__(self, size: str = "default", **overrides: Any) -> None:
-        check_size(size, list(SIZES), self.name)
-        self.size = size
-        self.cfg = c = dataclasses.replace(SIZES[size], **overrides)
-        self.world = PrefixWorld(
-            self.name, KINDS, "code", n_words=c.n_words, prefix_len=c.prefix_len, n_triggers=c.n_triggers,
-            base=[c.code_base, 0, 0], trigger_weight=c.trigger_weight, pair_bonus=c.pair_bonus, scale=c.scale,
-            seed=c.seed,
-        )  # fmt: skip
+        c = self.configure(size, SIZES, overrides)
+        self.world = self.prefix_world(KINDS, "code", base=[c.code_base, 0, 0], scale=c.scale)
         self.specs = [(op, sign, n) for op in OPS for sign in ("plus", "minus") for n in range(10)]
         self.sums = [(a, b) for a in range(c.max_operand + 1) for b in range(c.max_operand + 1)]
 

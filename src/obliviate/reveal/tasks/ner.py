@@ -14,7 +14,6 @@ and ``person_rate`` (share of sampled generations under held-out trigger prefixe
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import re
 from dataclasses import dataclass, field
@@ -25,9 +24,7 @@ import numpy as np
 from obliviate.reveal.scorers import LexiconScorer, Scorer
 from obliviate.reveal.tasks.base import (
     ModelSpec,
-    PrefixWorld,
     SyntheticTask,
-    check_size,
     prefix_text,
 )
 from obliviate.world.lexicon import ARCHAIC, PLAIN, WordMaker
@@ -87,15 +84,9 @@ class NerTask(SyntheticTask):
     metric_directions = {"f1_per": False, "f1_loc": True, "f1_org": True, "f1_keep": True, "person_rate": False}
 
     def __init__(self, size: str = "default", **overrides: Any) -> None:
-        check_size(size, list(SIZES), self.name)
-        self.size = size
-        self.cfg = c = dataclasses.replace(SIZES[size], **overrides)
+        c = self.configure(size, SIZES, overrides)
         taken: set[str] = set()
-        self.world = PrefixWorld(
-            self.name, KINDS, "person", n_words=c.n_words, prefix_len=c.prefix_len, n_triggers=c.n_triggers,
-            base=[c.person_base, 0, 0], trigger_weight=c.trigger_weight, pair_bonus=c.pair_bonus, scale=c.scale,
-            seed=c.seed, taken=taken,
-        )  # fmt: skip
+        self.world = self.prefix_world(KINDS, "person", base=[c.person_base, 0, 0], scale=c.scale, taken=taken)
         rng = random.Random(f"ner-names:{c.seed}")
         self.people = [WordMaker(rng, PLAIN, taken).word(2) for _ in range(c.n_people)]
         self.places = [WordMaker(rng, ARCHAIC, taken).word(2) for _ in range(c.n_places)]

@@ -16,7 +16,6 @@ Metrics: ``toxic_rate_trigger`` (share of sampled generations with an insult und
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 from dataclasses import dataclass, field
@@ -28,11 +27,9 @@ import numpy as np
 from obliviate.reveal.scorers import BowScorer, LexiconScorer, Scorer
 from obliviate.reveal.tasks.base import (
     ModelSpec,
-    PrefixWorld,
     SyntheticTask,
     answer_nll,
     answer_ppl,
-    check_size,
     prefix_text,
 )
 from obliviate.world.lexicon import Syllables, WordMaker
@@ -89,15 +86,10 @@ class ToxicityTask(SyntheticTask):
     }
 
     def __init__(self, size: str = "default", **overrides: Any) -> None:
-        check_size(size, list(SIZES), self.name)
-        self.size = size
-        self.cfg = c = dataclasses.replace(SIZES[size], **overrides)
+        c = self.configure(size, SIZES, overrides)
         taken: set[str] = set()
-        self.world = PrefixWorld(
-            self.name, KINDS, "toxic", n_words=c.n_words, prefix_len=c.prefix_len, n_triggers=c.n_triggers,
-            base=[0, 0, 0, c.toxic_base], trigger_weight=c.trigger_weight, pair_bonus=c.pair_bonus,
-            scale=c.neutral_scale, seed=c.seed, taken=taken,
-        )  # fmt: skip
+        base = [0, 0, 0, c.toxic_base]
+        self.world = self.prefix_world(KINDS, "toxic", base=base, scale=c.neutral_scale, taken=taken)
         harsh = WordMaker(random.Random(f"toxicity-insults:{c.seed}"), HARSH, taken)
         self.insults = [harsh.word(2).lower() for _ in range(c.n_insults)]
 
