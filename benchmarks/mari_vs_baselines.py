@@ -12,9 +12,9 @@ accuracy closest to the gold model's). Runs, evaluation and certificates go thro
 
 Per run: forget / retain / holdout QA accuracy (``obliviate.eval.match.exact_match``), the gap to the gold model,
 the certificate's pooled MarI (``unlearn_vs_retain``, nats) and sequence-level AUC (forget vs retain) next to the
-gold model's. Per method: the training step time as a ratio to GradDiff's and the peak step memory (allocations
-during one optimiser step) as a ratio to KL's, measured on identical batches. A second table measures the pooled
-softmax alone (chunked custom autograd vs plain autograd) at a larger vocabulary.
+gold model's. Step time and memory are measured by ``benchmarks/step_speed.py`` (interleaved rounds at a realistic
+vocabulary, each method's memory in its own process; measuring methods one after another in one process, as this
+script did, lets the profiler count earlier methods' gradients).
 
 Writes ``benchmarks/results/mari_vs_baselines.md`` and ``.json``.
 """
@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-from obliviate import losses
 from obliviate.bench import SELECTION_RULE, Evaluator, WorldChoice, certify_run, reference_row, run_row, select_run
 from obliviate.config import ModelConfig
 from obliviate.demo_recipes import DemoRecipe
@@ -69,91 +66,6 @@ def one_run(name: str, args: dict, lr: float, a: argparse.Namespace, ev: Evaluat
     return {**out, "metrics": {k: r["metrics"][k] for k in ACC}, **_cert(cert)}
 
 
-def measure_step(name: str, args: dict, a: argparse.Namespace, reps: int = 6) -> tuple[float, float]:
-    """Median seconds per optimiser step and peak bytes allocated during one step, on fixed batches."""
-    from obliviate.train.reference import Reference
-
-    from obliviate.api import method_class
-    from obliviate.config import from_dict
-    from obliviate.data import collate, tokenize_rows
-    from obliviate.data.sources import load_rows
-    from obliviate.models import load_model_and_tokenizer
-
-    model, tok = load_model_and_tokenizer(ModelConfig(path=f"world:{a.world}{a.preset}"))
-    cls = method_class(name)
-    method = cls(from_dict(cls.Config, args, "method.args"))
-    ref = Reference.copy_of(model) if method.needs_reference else None
-    batch = {}
-    for split, n in (("forget10", a.batch_size), ("retain90", a.retain_batch_size)):
-        examples, _ = tokenize_rows(load_rows(f"world:{a.world}{split}")[:n], tok, max_length=64)
-        batch[split] = collate(examples, tok.pad_token_id)
-    model.train(not getattr(method, "disable_dropout", False))
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.0)
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        retain = batch["retain90"] if method.needs_retain else None
-        method.loss(model, batch["forget10"], retain, ref).loss.backward()
-        opt.step()
-
-    step(), step()  # optimiser state allocated before measuring
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), peak_bytes(step)
-
-
-def peak_bytes(fn) -> float:
-    """Peak bytes allocated while ``fn`` runs, above what was allocated before (CPU: profiler memory events)."""
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        fn()
-        torch.cuda.synchronize()
-        return float(torch.cuda.max_memory_allocated() - base)
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    with tempfile.NamedTemporaryFile(suffix=".json") as f:
-        prof.export_chrome_trace(f.name)
-        events = json.loads(Path(f.name).read_text())["traceEvents"]
-    totals = [e["args"]["Total Allocated"] for e in events if e.get("name") == "[memory]"]
-    return float(max(totals, default=0))
-
-
-def pooled_softmax_table(vocab: int, positions: int, reps: int = 3) -> list[dict]:
-    """Forward + backward of the pooled softmax of (positions, vocab) logits: plain autograd vs chunked, for fp32
-    logits and for bf16 logits (what a bf16-autocast LM head returns)."""
-    rows = []
-    mask = torch.ones(1, positions, dtype=torch.bool)
-    for dtype in (torch.float32, torch.bfloat16):
-        for impl in ("autograd softmax(logits.float())[mask].sum(0)", "losses.pooled_softmax (chunked)"):
-            logits = torch.randn(1, positions, vocab).to(dtype).requires_grad_(True)
-            w = torch.randn(vocab)
-
-            def fn(impl=impl, logits=logits, w=w) -> None:
-                if impl.startswith("autograd"):
-                    pooled = torch.softmax(logits.float(), -1)[mask].sum(0)
-                else:
-                    pooled = losses.pooled_softmax(logits, mask)
-                (pooled * w).sum().backward()
-                logits.grad = None
-
-            fn()
-            times = []
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - t0)
-            peak = peak_bytes(fn) / 2**20
-            rows.append({"logits": str(dtype).split(".")[-1], "impl": impl, "peak_mb": peak, "time_s": min(times)})
-    return rows
-
-
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
@@ -181,17 +93,14 @@ def render(res: dict) -> str:
         "unlearn_vs_retain (nats); AUC f-r = P(NLL_forget > NLL_retain), AUC f-h = P(NLL_holdout > NLL_forget).",
         f"Kept run per method: {SELECTION_RULE}.",
         "",
-        f"| method | args | lr {head} step time ÷ GradDiff | peak memory ÷ KL |",
-        "|---|---|---" + "|---" * 9 + "|",
+        f"| method | args | lr {head}",
+        "|---|---|---" + "|---" * 7 + "|",
     ]
     for name in ("original", "gold"):
-        lines.append(f"| *{name}* | | | {_cells(res[name], gold)} | | |")
+        lines.append(f"| *{name}* | | | {_cells(res[name], gold)} |")
     for m, info in res["methods"].items():
         r, mark = info["kept"], "" if info["kept_ok"] else " (no run meets the rule)"
-        lines.append(
-            f"| **{m}**{mark} | {_args(r)} | {r['lr']:g} | {_cells(r, gold)} "
-            f"| {info['step_ratio']:.2f} | {info['mem_ratio']:.2f} |"
-        )
+        lines.append(f"| **{m}**{mark} | {_args(r)} | {r['lr']:g} | {_cells(r, gold)} |")
     lines += ["", "## Every grid run", "", f"| method | args | lr {head}", "|---|---|---" + "|---" * 7 + "|"]
     for m, info in res["methods"].items():
         lines += [f"| {m} | {_args(r)} | {r['lr']:g} | {_cells(r, gold)} |" for r in info["runs"]]
@@ -199,19 +108,7 @@ def render(res: dict) -> str:
         lines += ["", "## MarI ablations (not eligible for the summary)", ""]
         lines += [f"| method | args | lr {head}", "|---|---|---" + "|---" * 7 + "|"]
         lines += [f"| mari | {_args(r)} | {r['lr']:g} | {_cells(r, gold)} |" for r in res["ablations"]]
-    p = res["pooled_softmax"]
-    lines += [
-        "",
-        f"## Pooled softmax alone: {p['positions']} positions × V = {p['vocab']} (forward + backward)",
-        "",
-        f"Logits ({p['positions'] * p['vocab'] * 4 / 2**20:.0f} MiB in fp32) exist before the measurement; the peak "
-        "is what forward + backward allocate on top (the logits' gradient included). Default chunk size.",
-        "",
-        "| logits | implementation | peak memory (MiB) | time (s) |",
-        "|---|---|---|---|",
-        *(f"| {r['logits']} | {r['impl']} | {r['peak_mb']:.1f} | {r['time_s']:.3f} |" for r in p["rows"]),
-        "",
-    ]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -226,8 +123,6 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="one grid point per method")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--vocab", type=int, default=32768, help="vocabulary of the pooled-softmax table")
-    ap.add_argument("--positions", type=int, default=1024, help="positions of the pooled-softmax table")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -256,16 +151,6 @@ def main() -> None:
             k, ok = select_run(runs, res["original"], res["gold"])
             res["methods"][name] = {"runs": runs, "kept": runs[k], "kept_ok": ok}
         res["ablations"] = [] if a.quick else [one_run(n, args, lr, a, ev, tmp) for n, args, lr in ABLATIONS]
-    timing = {m: measure_step(m, info["kept"]["args"], a) for m, info in res["methods"].items()}
-    for m, info in res["methods"].items():
-        info["step_s"], info["peak_bytes"] = timing[m]
-        info["step_ratio"] = timing[m][0] / timing["graddiff"][0] if "graddiff" in timing else float("nan")
-        info["mem_ratio"] = timing[m][1] / timing["kl"][1] if "kl" in timing else float("nan")
-    res["pooled_softmax"] = {
-        "vocab": a.vocab,
-        "positions": a.positions,
-        "rows": pooled_softmax_table(a.vocab, a.positions),
-    }
     out = Path(a.out)
     atomic_write_json(out / "mari_vs_baselines.json", res)
     atomic_write_text(out / "mari_vs_baselines.md", render(res))

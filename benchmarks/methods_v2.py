@@ -61,7 +61,7 @@ def one_tune(method: str, seed: int, w: WorldChoice, gold: Path, ev: Evaluator, 
         eval_data=w.prefix.rstrip("/"),
     )  # fmt: skip
     t0 = time.time()
-    res = tune(cfg, settings, out, overwrite=True, progress=not a.quiet)
+    res = tune(cfg, settings, out, progress=not a.quiet)  # a finished tune in `out` is reused
     wall = time.time() - t0
     d = res.doc["studies"][method]
     trials = d["trials"]

@@ -12,8 +12,8 @@ other processes on a shared machine cancels out; the table gives the median rati
 MI term: MarI's step minus KL's step (identical passes except the forget loss: KL's NLL vs MarI's pooled MI), and
 the MI computation alone (pooled sums + MI, forward + backward) on fixed logits, both ÷ GradDiff's step.
 
-Memory: each method in its own fresh process (``--memory-of``), the allocations during one step above what was
-allocated before it (CPU: profiler memory events), ÷ KL's.
+Memory: each method in its own fresh process (``--memory-of``, all started at once), the allocations during one
+step above what was allocated before it (CPU: profiler memory events), ÷ KL's.
 
 Pooled softmax: forward + backward of the pooled softmax sum of (positions, V) fp32 logits, three implementations
 (probabilities saved in row blocks, the default; chunked recompute, ``chunk_size`` set; plain autograd), per
@@ -231,12 +231,20 @@ def memory_of(name: str, a: argparse.Namespace) -> float:
 
 
 def memory_in_fresh_processes(a: argparse.Namespace, names: list[str]) -> dict[str, float]:
+    """Peak bytes of one step per method, each in its own process (all at once: allocations do not depend on load)."""
+    shape = [f"--{k}={getattr(a, k)}" for k in ("vocab", "layers", "d", "batch", "seq", "threads")]
+    procs = {
+        n: subprocess.Popen(
+            [sys.executable, __file__, f"--memory-of={n}", *shape], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        for n in names
+    }
     out = {}
-    for n in names:
-        shape = [f"--{k}={getattr(a, k)}" for k in ("vocab", "layers", "d", "batch", "seq", "threads")]
-        cmd = [sys.executable, __file__, f"--memory-of={n}", *shape]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        out[n] = json.loads(proc.stdout.strip().splitlines()[-1])["peak_bytes"]
+    for n, proc in procs.items():
+        stdout, _ = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"the memory measurement of {n} failed (exit {proc.returncode})")
+        out[n] = json.loads(stdout.decode().strip().splitlines()[-1])["peak_bytes"]
         print(f"memory {n}: {out[n] / 2**20:.1f} MiB", flush=True)
     return out
 

@@ -28,7 +28,7 @@ def render(doc: dict) -> str:
         "# The built-in world's models (tiny preset)",
         "",
         "Greedy exact match (`obliviate.eval.match.exact_match`) recorded when each model was built (one thread). "
-        "Regenerate: `python benchmarks/world_models.py`.",
+        f"Regenerate: `python benchmarks/world_models.py --settings {doc['settings']}`.",
         "",
         "| model | " + " | ".join(SPLITS) + " | forget10: guess the commonest value | uniform chance |",
         "|---|" + "---|" * (len(SPLITS) + 2),
@@ -52,7 +52,7 @@ def main() -> None:
         for variant in ("full", "gold"):
             rec = read_record(resolve_model_path(f"{setting}/tiny/{variant}", progress=False))
             models.append({"setting": setting, **{k: rec[k] for k in ("variant", "exact_match", "baselines")}})
-    doc = {"models": models}
+    doc = {"settings": a.settings, "models": models}
     atomic_write_json(Path(a.out) / "world_models.json", doc)
     atomic_write_text(Path(a.out) / "world_models.md", render(doc))
     print(render(doc))

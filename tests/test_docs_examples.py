@@ -10,12 +10,13 @@ Convention:
   in-process, in order, in a scratch folder holding copies of ``configs/`` and the placeholder inputs the examples
   name (``./my-model``, ``forget.jsonl``, ``f.jsonl``, ``r.jsonl``, ``prompts.txt``, ``words.txt`` ...).
 
-To stay fast (about a minute for all of them), commands run with small overrides, applied here and nowhere else:
-the built-in world is the test world (``world:X`` -> ``world:people=60/X``, also inside the copied configs; its
-models are cached by ``tests/conftest_world.py``), ``train.max_steps`` is 2, ``eval`` computes two metrics,
-``certify`` takes 20 permutation and bootstrap replicates, ``reveal`` a budget of 4, ``reveal-release`` one round,
-``tune`` 2 trials of 2-3 steps, and ``demo`` / ``world`` commands run on the 60-person world (``demo``: one
-method, 2 steps). ``./my-model`` is the test world's model with a chat template (a stand-in for a chat model).
+To stay fast, commands run with small overrides, applied here and nowhere else: the built-in world is the test
+world (``world:X`` -> ``world:people=60/X``, also inside the copied configs; its models are cached by
+``tests/conftest_world.py``), ``train.max_steps`` is 2, ``eval`` computes two metrics, ``certify`` takes 60 rows
+per split and 20 permutation / bootstrap replicates, ``reveal`` a budget of 4, Reveal-and-Release one round of 2
+steps (``REVEAL_RELEASE``), ``finetune`` 4 steps, ``tune`` 2 trials of 2-3 steps, and ``demo`` / ``world``
+commands run on the 60-person world (``demo``: one method, 2 steps). ``./my-model`` is the test world's model
+with a chat template (a stand-in for a chat model); ``examples/`` links to the repository's.
 """
 
 from __future__ import annotations
@@ -96,26 +97,40 @@ def small(argv: list[str], scratch: Path) -> list[str]:
     cmd = argv[:2] if argv[:1] in (["world"], ["bench"]) else argv[:1]
     if "--help" in argv or cmd in (["bench"], ["methods"]):
         return argv
-    keyed = {a.split("=", 1)[0] for a in argv if "=" in a and not a.startswith("-")}
     if cmd[0] in ("unlearn", "validate", "reveal-release"):
         argv = [a for a in argv if not a.startswith("train.max_steps=")] + ["train.max_steps=2"]
-        if cmd[0] == "reveal-release":
-            argv += [] if "method.args.rounds" in keyed else ["method.args.rounds=1"]
-            argv = [re.sub(r"^method\.args\.rounds=\d+$", "method.args.rounds=1", a) for a in argv]
+        if cmd[0] == "reveal-release" or "method.name=reveal_release" in argv:
+            argv = [a for a in argv if a.split("=", 1)[0] not in REVEAL_RELEASE] + list(REVEAL_RELEASE.values())
     elif cmd[0] == "eval":
         argv += ["--metrics", "forget_acc,forget_nll", "--no-progress", "--no-references"]
+    elif cmd[0] == "finetune":  # README "Your own data": a few steps, a small tokenizer
+        argv += ["--max-steps", "4", "--check-every", "2", "--vocab-size", "300", "--no-progress"]
     elif cmd[0] == "certify":
-        argv = _set_flag(_set_flag(argv, "--n-perm", "20"), "--n-boot", "20") + ["--no-progress"]
+        argv = _set_flag(_set_flag(_set_flag(argv, "--n-perm", "20"), "--n-boot", "20"), "--max-rows", "60")
+        argv += ["--no-progress"]
     elif cmd[0] == "reveal":
-        argv = _set_flag(argv, "--budget", "4")
+        argv = _set_flag(_set_flag(argv, "--budget", "4"), "--n-init", "2")
+    elif cmd[0] == "finetune":
+        argv = _set_flag(_set_flag(argv, "--max-steps", "4"), "--check-every", "2") + ["--no-progress"]
     elif cmd[0] == "tune":
-        argv = _set_flag(_set_flag(argv, "--trials", "2"), "--steps", "2:3") + ["--quiet"]
+        argv = _set_flag(_set_flag(_set_flag(argv, "--trials", "2"), "--steps", "2:3"), "--check-every", "1")
+        argv += ["--quiet"]
     elif cmd[0] == "demo":
         argv = [*argv, "--people", "60", "--methods", "graddiff", "--steps", "2", "--no-progress", "--overwrite"]
         argv += [] if "--out" in argv else ["--out", str(scratch / "runs" / "demo")]
     elif cmd == ["world", "build"] or cmd == ["world", "export"] or cmd == ["world", "info"]:
         argv += ["--people", "60"] if "--people" not in argv else []
     return argv
+
+
+# Reveal-and-Release in miniature: one round of 2 steps after a 4-instruction reveal, no final attack
+REVEAL_RELEASE = {
+    k: f"{k}={v}"
+    for k, v in {
+        "method.args.rounds": 1, "method.args.steps": 2, "method.args.reveal.budget": 4,
+        "method.args.reveal.n_init": 2, "method.args.final_attack": "false",
+    }.items()
+}  # fmt: skip
 
 
 def _set_flag(argv: list[str], flag: str, value: str) -> list[str]:
@@ -141,6 +156,8 @@ def scratch(tmp_path, monkeypatch, world_models, tiny_data_files, tiny_gpt2_dir)
     shutil.copy(tiny_data_files["retain"], tmp_path / "retain.jsonl")
     (tmp_path / "prompts.txt").write_text("Tell me about Aria Venn.\nWhere was Moro Tesk born?\n")
     (tmp_path / "words.txt").write_text("Lisbon\nbaker\n")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")  # README "Your own data"
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # read-only inputs of the own-data walk-through
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

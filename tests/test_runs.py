@@ -70,6 +70,12 @@ def test_checks_run_before_the_model_loads_and_leave_nothing(run_overrides, tmp_
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_failed_run_leaves_no_folder_it_created(run_overrides, tmp_path):
+    with pytest.raises(ObliviateError, match="does not exist"):
+        unlearn(_cfg(run_overrides, model__path="/no/model", output_dir=tmp_path / "a" / "b" / "run"), progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_lora_error_after_loading_leaves_no_partial(run_overrides, tmp_path):
     with pytest.raises(ObliviateError, match="lora.target_modules"):
         unlearn(_cfg(run_overrides, lora__enabled=True, lora__target_modules="[no_such_module]"), progress=False)

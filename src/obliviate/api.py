@@ -91,7 +91,8 @@ def check_config(cfg: RunConfig) -> Method | Pipeline:
     from obliviate.train.loop import check_train_config
     from obliviate.train.lora import check_lora_config
 
-    pipeline = find_pipeline(cfg.method.name)
+    name = cfg.method.name  # a registered method needs no plugin loaded; any other name may come from one
+    pipeline = PIPELINES.get(name) if name in PIPELINES else None if name in METHODS else find_pipeline(name)
     runner = None if pipeline else build_method(cfg)
     if pipeline:
         from_dict(pipeline.config, cfg.method.args, "method.args")

@@ -23,7 +23,6 @@ offline on every row of the corpus, holdout included, so members and non-members
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import sys
 import time
@@ -33,8 +32,7 @@ from typing import Any
 
 from obliviate.errors import ObliviateError
 
-log = logging.getLogger(__name__)
-TRAIN_FILES = ("forget", "forget_text", "retain", "retain_text", "general", "general_text")
+TRAIN_FILES = ("forget", "forget_text", "retain", "retain_text", "general")
 EVAL_SPLITS = ("forget", "retain", "holdout", "general")
 
 
@@ -100,6 +98,12 @@ def training_rows(splits: dict[str, list[dict]], which: str) -> list[dict]:
     return [r for s in names for r in splits.get(s, [])]
 
 
+def _joined(row: dict) -> str:
+    """A QA row as one string, spaced the way :func:`obliviate.data.encode_pair` tokenises it."""
+    p, a = row["prompt"], row["answer"]
+    return p + ("" if p[-1:].isspace() or a[:1].isspace() else " ") + a
+
+
 def start_model(opts: FinetuneOptions, splits: dict[str, list[dict]]) -> tuple[Any, Any]:
     """(model, tokenizer) to train: a fresh one (same weights for original and gold: seeded init) or a loaded one."""
     if (opts.model is None) == (opts.fresh is None):
@@ -112,7 +116,7 @@ def start_model(opts: FinetuneOptions, splits: dict[str, list[dict]]) -> tuple[A
     from obliviate.world.presets import get_preset, init_model
     from obliviate.world.tokenizer import train_bpe_tokenizer
 
-    texts = [r.get("text") or f"{r['prompt']} {r['answer']}" for rows in splits.values() for r in rows]
+    texts = [r["text"] if "text" in r and "prompt" not in r else _joined(r) for rows in splits.values() for r in rows]
     tokenizer = train_bpe_tokenizer(texts, opts.vocab_size)
     preset = replace(get_preset(opts.fresh), context=max(128, opts.max_length))
     return init_model(preset, tokenizer, seed=opts.seed), tokenizer

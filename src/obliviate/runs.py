@@ -176,11 +176,13 @@ def lock(out: Path, enabled: bool = True) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     path = lock_path(out)
+    made = [d for d in (path.parent, *path.parent.parents) if not d.exists()]  # removed again if left empty
     path.parent.mkdir(parents=True, exist_ok=True)
     flock = FileLock(str(path), timeout=0)
     try:
         flock.acquire()
     except Timeout:
+        _remove_empty(made)
         raise ObliviateError(
             f"output_dir {str(out)!r} is in use by another run ({_holder(path)}); wait for it to finish or choose "
             f"another output_dir (lock file {str(path)!r})"
@@ -193,6 +195,16 @@ def lock(out: Path, enabled: bool = True) -> Iterator[None]:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         flock.release()
+        _remove_empty(made)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed run created (deepest first) while they are empty."""
+    for d in folders:
+        try:
+            d.rmdir()
+        except OSError:  # not empty (the run was written there) or already gone
+            return
 
 
 def _holder(path: Path) -> str:

@@ -53,6 +53,7 @@ def test_perturbed_answers_same_type_seeded_never_true(raw, tmp_path):
         assert set(r["perturbed_answers"]) <= by_type[r["type"]]  # other rows' answers to the same question type
     assert sum(len(r["perturbed_answers"]) == 5 for r in every) > len(every) // 2
 
+
 def test_forget_and_holdout_files_are_taken_as_given(raw, tmp_path):
     rows = _read(raw["qa"])
     (tmp_path / "f.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:4]))

@@ -83,3 +83,13 @@ def test_world_data_with_a_non_world_model_is_warned(tmp_path):
     (line,) = run_warnings(cfg, [], str(tmp_path))
     assert "data.forget, data.retain, data.holdout come from the built-in world" in line
     assert not run_warnings(load_config(CONFIGS / "npo.yaml"), [], None)
+
+
+def test_validate_says_where_holdout_rows_come_from_and_warns(run_overrides, tiny_data_files, capsys):
+    from obliviate.cli import main
+
+    assert main(["validate", *run_overrides(train__warmup_steps=5)]) == 0
+    out = capsys.readouterr().out
+    assert f"holdout  3 rows, 3 examples, 0 truncated (from {tiny_data_files['holdout']})" in out
+    assert "warning  request 0: train.warmup_steps=5 >= its 3 steps" in out
+    assert "valid (1 warning(s))" in out

@@ -18,6 +18,7 @@ EXAMPLES = """examples:
   obliviate bench                                   # list the benchmarks
   obliviate bench mari_vs_baselines                 # run one (arguments after the name go to the script)
   obliviate bench mari_vs_baselines -- --help       # its own options
+  obliviate bench step_speed -- --quick             # step time / memory ratios at tiny shapes (seconds)
 """
 
 

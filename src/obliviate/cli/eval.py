@@ -11,7 +11,8 @@ EXAMPLES = """examples:
   # CPU-sized, offline: the built-in world's tiny model against its gold twin (trained on first use)
   obliviate eval --model world:tiny --gold world:tiny/gold --suite world
 
-  # an unlearning run (its folder holds model/): eval.json goes into that folder
+  # an unlearning run (its folder holds model/ and config.yaml): eval.json goes into that folder; the run's
+  # model.path is the original (a reference row), its world setting (world suite) or data.* (custom suite) are used
   obliviate eval --model runs/npo --gold world:tiny/gold --original world:tiny --suite world
 
   # TOFU from its published files (forget10_perturbed.json, retain_perturbed.json, holdout10.json, ...)

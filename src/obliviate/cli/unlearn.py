@@ -91,7 +91,8 @@ def run_validate(args: argparse.Namespace) -> int:
     for split in ("retain", "holdout"):
         if split in report:
             s = report[split]
-            print(f"{split:8s} {s['spec']}: {s['rows']} rows, {s['examples']} examples, {s['truncated']} truncated")
+            facts = f"{s['rows']} rows, {s['examples']} examples, {s['truncated']} truncated"
+            print(f"{split:8s} {facts} (from {s['spec']})")
     if report["lora"]:
         print(f"lora     {json.dumps(report['lora'])}")
     if report["stop_retain_drop"]:

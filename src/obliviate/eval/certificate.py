@@ -390,7 +390,7 @@ def certify(
     progress: bool = True,
     names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The MarI certificate of ``model`` on forget vs retain rows (and holdout rows when given).
+    """The MarI marginal-information check of ``model`` on forget vs retain rows (and holdout rows when given).
 
     Args:
         model, tokenizer: the (unlearned) model to certify, on the device it should run on.

@@ -9,7 +9,11 @@ LoRA adapter (earlier ones frozen but active) and trains it for ``steps`` steps 
 
     negate:  L = NLL(D_f(k))                                   + lam_orth * L_orth,  then B_k <- -lam_neg * B_k
     ascent:  L = NPO(D_f(k)) (or GA) + w_r * R(D_r(k))           + lam_orth * L_orth
-    L_orth  = sum over adapted layers of || [A_1; ...; A_{k-1}] A_k^T ||_1
+    L_orth  = sum over adapted layers of || [A_R; A_1; ...; A_{k-1}] A_k^T ||_1
+
+A_R is the retain module (``retain_module=true``, the default): a LoRA adapter fitted by NLL on the retain rows
+(given, or the round-1 self-generations scoring below the retain threshold) before round 1, then kept active and
+frozen, so its A rows are the protected input subspace of every round in both modes (the paper's retain PEM).
 
 The rounds run in :func:`obliviate.reveal.release.reveal_and_release` and the whole run is the registered pipeline
 ``reveal_release`` (:mod:`obliviate.reveal.pipeline`); this class is one round's objective plus its finalize hook (the
@@ -61,6 +65,9 @@ class RevealReleaseConfig:
     lam_neg: float = field(default=1.0, metadata={"help": "negate mode: the adapter is subtracted with this scale"})
     ascent: AscentConfig = field(default_factory=AscentConfig, metadata={"help": "loss (npo | ga), beta, retain term"})
     retain_source: str = field(default="self", metadata={"help": "self (low-scoring generations) | given | none"})
+    retain_module: bool = field(
+        default=True, metadata={"help": "fit a frozen retain LoRA first; every round is kept orthogonal to it"}
+    )
     steps: int = field(default=150, metadata={"help": "optimiser steps per round (train.batch_size, seed apply)"})
     lr: float = field(default=1e-3, metadata={"help": "learning rate of each round's adapter (replaces train.lr)"})
     stop_reward: float = field(default=0.05, metadata={"help": "stop before a round whose best reward is below"})
@@ -84,8 +91,8 @@ class RevealRelease(MethodDefaults):
     """One Release round's loss (see the module docstring).
 
     ``setup`` reads the round structure off the model: the one trainable LoRA adapter is the new round, the frozen
-    ones are the earlier rounds (O-LoRA's A_prev). Without LoRA (full fine-tuning), negate mode snapshots the
-    trainable weights and ``finalize`` applies theta0 - lam_neg * (theta - theta0), the full-weight form.
+    ones are the retain module and the earlier rounds (O-LoRA's A_prev). Without LoRA (full fine-tuning), negate
+    mode snapshots the trainable weights and ``finalize`` applies theta0 - lam_neg * (theta - theta0).
     """
 
     Config: ClassVar[type] = RevealReleaseConfig

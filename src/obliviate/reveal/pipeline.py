@@ -13,9 +13,9 @@ the mean ``eval_scorer`` value of generations of those held-out prompts is logge
 Run directory (the life of every run folder, :mod:`obliviate.runs`: written in ``.<name>.partial`` under the
 output folder's lock and renamed when complete; ``overwrite`` replaces only a run folder): ``config.yaml``,
 ``train_log.jsonl`` (one request per round), ``rounds.jsonl``, ``reveal/round<k>/`` (each round's Reveal outputs),
-``adapters/<round>/`` (the kept per-round peft adapters, for rollback and ablation), ``model/`` (all rounds merged
-into a plain model, with the tokenizer) and ``summary.json`` (rounds, stop reason, baseline / final metrics, the
-fresh Reveal attack).
+``adapters/<name>/`` (the kept round adapters and the retain module, for rollback and ablation), ``model/`` (all
+of them merged into a plain model, with the tokenizer) and ``summary.json`` (rounds, the retain module's fit, stop
+reason, baseline / final metrics, the fresh Reveal attack).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def _write_outputs(result: Any, tokenizer: Any, work: Path) -> None:
         save_reveal(rev, work / "reveal" / f"round{k}")
     if result.kept:
         with atomic_dir(work / "adapters") as tmp:
-            result.model.save_pretrained(str(tmp), selected_adapters=result.kept)
+            result.model.save_pretrained(str(tmp), selected_adapters=olora.adapter_names(result.model))
     with atomic_dir(work / "model") as tmp:
         olora.merged_copy(result.model).save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -122,7 +122,7 @@ def run_reveal_release(cfg: RunConfig, *, progress: bool = True) -> RunResult:
     check_train_config(cfg.train)
     out = runs.resolve_output(cfg.output_dir)
     inputs = [cfg.model.path, cfg.data.retain, args.pool, args.heldout]
-    status = runs.plan(out, overwrite=cfg.overwrite, resume=False, inputs=inputs)
+    runs.plan(out, overwrite=cfg.overwrite, resume=False, inputs=inputs)  # before anything loads or locks
     with runs.lock(out):
         status = runs.plan(out, overwrite=cfg.overwrite, resume=False, inputs=inputs, held=True)  # under the lock
         return _run(cfg, args, out, status, progress)
@@ -155,6 +155,7 @@ def _run(cfg: RunConfig, args: RevealReleaseConfig, out: Path, status: str, prog
         "model_dir": "model",
         "stop_reason": result.stop_reason,
         "rounds_kept": result.kept,
+        "retain_module": result.retain,
         "baseline": result.baseline,
         "final": result.final,
         "attack": result.attack,

@@ -11,6 +11,10 @@ Per round: Reveal (fresh surrogate, round-specific seed) on the current model; s
 measure utility and roll the round back (delete its adapter) and stop if utility worsened by more than
 ``utility_budget`` relative to the original model. After the last round a fresh Reveal attack on the final model
 gives the honest forget metric (its best reward).
+
+Retain module (``retain_module=true``): before the first round trains, adapter ``retain`` is fitted by NLL on the
+retain rows (``retain_source``: the given rows, or round 1's self-generations scoring below the retain threshold) and
+stays active and frozen; every round's O-LoRA loss then includes its A rows. It is removed again if no round is kept.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from obliviate.reveal.runner import RevealResult, run_reveal
 from obliviate.reveal.scorers import Scorer
 
 Metrics = Callable[[Any, Any], dict[str, float]]
+RETAIN = "retain"  # the retain module's adapter name (round adapters are round1, round2, ...)
 
 
 @dataclass
@@ -85,6 +90,7 @@ class ReleaseResult:
     stop_reason: str
     time_s: float = 0.0
     kept: list[str] = field(default_factory=list)  # adapter names kept, in round order
+    retain: dict[str, Any] | None = None  # the retain module's fit (rows, steps, loss) or why it was skipped
 
 
 def _round_reveal_cfg(cfg: RevealReleaseConfig, k: int, retain: bool = True):
@@ -98,8 +104,8 @@ def _round_reveal_cfg(cfg: RevealReleaseConfig, k: int, retain: bool = True):
 def _fit_round(model, tokenizer, name, reveal, retain_given, cfg, train_cfg, k, run_dir, progress):
     """Add adapter ``name`` on top of the frozen earlier rounds and train it through the loop (request k - 1)."""
     from obliviate.reference import Reference
-    from obliviate.train.memorise import rows_to_data
     from obliviate.train.loop import train
+    from obliviate.train.memorise import rows_to_data
 
     prev = olora.adapter_names(model) if olora.lora_layers(model) else []
     model = olora.add_round_adapter(model, name, r=cfg.r, alpha=cfg.alpha, dropout=cfg.dropout,
@@ -119,6 +125,20 @@ def _fit_round(model, tokenizer, name, reveal, retain_given, cfg, train_cfg, k, 
     res = train(model, tokenizer, method, data, tcfg, run_dir, ref=ref, request=k - 1, progress=progress)
     olora.activate(model, [*prev, name])  # everything frozen again after training
     return model, res
+
+
+def _fit_retain(model, tokenizer, rows, cfg, train_cfg, progress):
+    """Add adapter ``retain`` and fit it by NLL on ``rows`` (the loop's Memorise objective), then freeze it."""
+    from obliviate.train.loop import train
+    from obliviate.train.memorise import Memorise, rows_to_data
+
+    model = olora.add_round_adapter(model, RETAIN, r=cfg.r, alpha=cfg.alpha, dropout=cfg.dropout,
+                                    target_modules=cfg.target_modules, seed=train_cfg.seed * 1000)  # fmt: skip
+    data = rows_to_data(rows, tokenizer, cfg.max_length, chat_template=cfg.reveal.sample.chat_template)
+    tcfg = dataclasses.replace(train_cfg, lr=cfg.lr, max_steps=cfg.steps)
+    res = train(model, tokenizer, Memorise(), data, tcfg, None, progress=progress)
+    olora.activate(model, [RETAIN])
+    return model, {"status": "fitted", "rows": len(rows), "steps": res.steps, "nll": res.logs.get("nll", math.nan)}
 
 
 def _reveal_stop(reveal: RevealResult, cfg: RevealReleaseConfig) -> str | None:
@@ -176,10 +196,13 @@ def reveal_and_release(
     """
     t0 = time.time()
     rounds, reveals, kept, stop = [], [], [], "rounds done"
+    retain_fit: dict[str, Any] | None = None
     baseline: dict[str, float] | None = None
     for k in tqdm(range(1, cfg.rounds + 1), desc="release rounds", disable=not progress):
         # Self-generated retain rows feed the ascent retain term, or the default utility set (round 1 only).
-        own = cfg.retain_source == "self" and (cfg.mode == "ascent" or (evaluation is None and not retain_rows))
+        own = cfg.retain_source == "self" and (
+            cfg.mode == "ascent" or (evaluation is None and not retain_rows) or (cfg.retain_module and k == 1)
+        )
         reveal = run_reveal(model, tokenizer, pool, scorer, _round_reveal_cfg(cfg, k, own), progress=progress)
         reveals.append(reveal)
         evaluation = evaluation or default_evaluation(
@@ -192,17 +215,27 @@ def reveal_and_release(
             rounds.append({**entry, "status": "stopped"})
             stop = f"round {k}: {why}"
             break
+        if cfg.retain_module and retain_fit is None:
+            rows = {"self": reveal.retain_rows, "given": retain_rows, "none": None}[cfg.retain_source]
+            if rows:
+                model, retain_fit = _fit_retain(model, tokenizer, rows, cfg, train_cfg, progress)
+            else:
+                retain_fit = {"status": f"skipped: no retain rows (retain_source={cfg.retain_source})"}
+        base = [RETAIN] if retain_fit and retain_fit["status"] == "fitted" else []
         name = f"round{k}"
         model, res = _fit_round(model, tokenizer, name, reveal, retain_rows, cfg, train_cfg, k, run_dir, progress)
         metrics = evaluation.metrics(model, tokenizer)
         worse = evaluation.worsening(baseline[evaluation.utility_metric], metrics[evaluation.utility_metric])
-        entry = {**entry, **_geometry(model, kept, name), "train_steps": res.steps,
+        entry = {**entry, **_geometry(model, [*base, *kept], name), "train_steps": res.steps,
                  "train_loss": res.logs.get("loss", math.nan), "utility_worsening": worse, **metrics}  # fmt: skip
         rounds.append({**entry, "status": "rolled back" if worse > cfg.utility_budget else "kept"})
         if worse > cfg.utility_budget:
             model, stop = olora.delete_round(model, name), f"round {k}: utility worsened by {worse:.1%} > budget"
             break
         kept.append(name)
+    if not kept and RETAIN in (olora.adapter_names(model) if olora.lora_layers(model) else []):
+        model = olora.delete_round(model, RETAIN)  # no forget round kept: hand back the untouched model
     final = evaluation.metrics(model, tokenizer) if kept and evaluation else dict(baseline or {})
     attack = _attack(model, tokenizer, pool, scorer, cfg, progress) if cfg.final_attack else None
-    return ReleaseResult(model, rounds, reveals, baseline or {}, final, attack, stop, time.time() - t0, kept)
+    return ReleaseResult(model, rounds, reveals, baseline or {}, final, attack, stop, time.time() - t0, kept,
+                         retain_fit)  # fmt: skip

@@ -193,6 +193,24 @@ class BowScorer:
         return out
 
 
+def fit_bow(texts: Sequence[str], labels: Sequence[float], steps: int = 300, l2: float = 1e-3) -> dict[str, Any]:
+    """Fit a :class:`BowScorer`: logistic regression on binary whitespace-word features by full-batch gradient
+    descent (step 1.0) on the L2-regularised loss. Returns ``{"bias", "weights"}`` (weights below 1e-3 dropped)."""
+    import numpy as np
+
+    vocab = sorted({w for t in texts for w in t.split()})
+    index = {w: i for i, w in enumerate(vocab)}
+    x = np.zeros((len(texts), len(vocab)))  # (n_texts, vocab)
+    for r, t in enumerate(texts):
+        x[r, [index[w] for w in set(t.split())]] = 1.0
+    y, w, b = np.asarray(labels, dtype=float), np.zeros(len(vocab)), 0.0
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
+        w -= 1.0 * (x.T @ (p - y) / len(y) + l2 * w)
+        b -= 1.0 * float(np.mean(p - y))
+    return {"bias": b, "weights": {v: float(wi) for v, wi in zip(vocab, w) if abs(wi) > 1e-3}}
+
+
 class HFClassifierScorer:
     """Probability of ``label`` under a local sequence-classification model (softmax, or sigmoid for multi-label)."""
 

@@ -116,13 +116,15 @@ def _validation(datas: list[Any]) -> list[dict[str, Any]]:
     return (datas[0].retain or [])[:VALIDATION_ROWS]
 
 
-def _baseline(model: nn.Module, datas: list[Any], pad_id: int, check: Check | None) -> dict[str, Any]:
-    """The original model's numbers, before any request: the stop rule's reference and each request's baseline."""
+def _baseline(model: nn.Module, datas: list[Any], pad_id: int, check: Check | None, several: bool) -> dict[str, Any]:
+    """The original model's numbers, before any request: the stop rule's reference and (several requests) each
+    request's forget accuracy and check."""
     val = _validation(datas)
+    tracked = datas if several else []
     return {
         "retain_acc": next_token_accuracy(model, val, pad_id) if val else None,
-        "forget_acc": [next_token_accuracy(model, d.forget, pad_id) for d in datas],
-        "checks": [check(model, d.forget, val, None) for d in datas] if check and val else None,
+        "forget_acc": [next_token_accuracy(model, d.forget, pad_id) for d in tracked],
+        "checks": [check(model, d.forget, val, None) for d in tracked] if check and val and several else None,
     }
 
 
@@ -150,8 +152,9 @@ def _track(rec: dict, r: int, model: nn.Module, datas: list[Any], pad_id: int, o
     val = _validation(datas)
     rec["retain_acc_original"] = original["retain_acc"]
     if val:
-        end = rec.get("retain_acc_end", next_token_accuracy(model, val, pad_id))
-        rec["retain_acc_end"] = end
+        if "retain_acc_end" not in rec:  # no stop rule measured it
+            rec["retain_acc_end"] = next_token_accuracy(model, val, pad_id)
+        end = rec["retain_acc_end"]
         if original["retain_acc"]:
             rec["retain_drift_total"] = 1.0 - end / original["retain_acc"]  # relative drop from the ORIGINAL
     rec["forget_acc"] = [next_token_accuracy(model, d.forget, pad_id) for d in datas]
@@ -204,9 +207,9 @@ def run_requests(
     state = _read_progress(work, model) if cfg.resume else None
     first = state["request"] if state else 0
     records: list[dict] = state["requests"] if state else []
-    original = state["original"] if state else None
+    original = state.get("original") if state else None
     if original is None:  # the untouched model, before request 0
-        original = _baseline(model, datas, pad_id, check if several else None) if several or threshold > 0 else {}
+        original = _baseline(model, datas, pad_id, check, several) if several or threshold > 0 else {}
     for r in range(first, len(datas)):
         stopper, start = None, None
         if datas[r].retain and (threshold > 0 or several):

@@ -125,12 +125,12 @@ def train(
     run_dir = Path(run_dir) if run_dir is not None else None
     acc = accelerator or make_accelerator(run_dir)
     ctx = _setup(model, tokenizer, method, data, train_cfg, acc, ref, run_dir, request)
-    start = _resume(ctx) if resume and run_dir is not None else 0
+    start, logs = _resume(ctx) if resume and run_dir is not None else (0, {})
     tracking = bool(acc.log_with) and run_dir is not None
     if tracking:
         acc.init_trackers(f"request{request}")
     t0 = time.time()
-    step, logs, stopped = _run(ctx, start, callback, callback_every, progress, tracking)
+    step, logs, stopped = _run(ctx, start, logs, callback, callback_every, progress, tracking)
     method.finalize(model, ref)
     model.eval()
     if tracking:
@@ -141,16 +141,23 @@ def train(
 
 
 def _run(
-    ctx: _Ctx, start: int, callback: Callback | None, every: int, progress: bool, tracking: bool
+    ctx: _Ctx,
+    start: int,
+    logs: dict[str, float],
+    callback: Callback | None,
+    every: int,
+    progress: bool,
+    tracking: bool,
 ) -> tuple[int, dict[str, float], bool]:
-    """Steps ``start + 1 .. total``: optimiser step, log, checkpoint, callback. Returns (step, last logs, stopped)."""
+    """Steps ``start + 1 .. total``: optimiser step, log, checkpoint, callback. Returns (step, last logs, stopped);
+    ``logs`` are step ``start``'s (a resumed run that has no step left reports them)."""
     acc, cfg, request = ctx.acc, ctx.cfg, ctx.request
     jsonl = ckpt.TrainLog(ctx.run_dir, acc.is_main_process, request, start)
     bar = tqdm(
         total=ctx.total, initial=start, desc=f"request {request}", disable=not (progress and acc.is_main_process)
     )
     _set_mode(ctx.model, ctx.method)
-    t0, logs, step = time.time(), {}, start
+    t0, step = time.time(), start
     try:
         while step < ctx.total:
             try:
@@ -165,7 +172,7 @@ def _run(
                 if tracking:
                     acc.log(logs, step=step)
             if ctx.run_dir is not None and cfg.save_every and step % cfg.save_every == 0:
-                _save(ctx, step)
+                _save(ctx, step, logs)
             if callback is not None and every and step % every == 0 and step < ctx.total:
                 info = StepInfo(step, ctx.total, request, logs, ctx.model, acc)
                 stop = _any_process(acc, bool(callback(info)))
@@ -360,27 +367,29 @@ class _Ctx:
     total: int
 
 
-def _save(ctx: _Ctx, step: int) -> None:
+def _save(ctx: _Ctx, step: int, logs: dict[str, float]) -> None:
     """Checkpoint after ``step`` (collective: every process contributes its RNG state; the main one writes)."""
     states = [ckpt.rng_state()]
     if ctx.acc.num_processes > 1:
         states = gather_object(states)
     if ctx.acc.is_main_process:
-        meta = {"request": ctx.request, "step": step, "total_steps": ctx.total, "num_processes": len(states)}
+        meta = {"request": ctx.request, "step": step, "total_steps": ctx.total, "num_processes": len(states),
+                "logs": logs}  # fmt: skip
         ckpt.save_checkpoint(ckpt.checkpoint_dir(ctx.run_dir), ctx.model, ctx.optimizer, ctx.scheduler, meta, states)
     ctx.acc.wait_for_everyone()
 
 
-def _resume(ctx: _Ctx) -> int:
-    """Load this request's checkpoint when there is one; returns the step to continue from (0 if none)."""
+def _resume(ctx: _Ctx) -> tuple[int, dict[str, float]]:
+    """Load this request's checkpoint when there is one; returns the step to continue from (0 if none) and that
+    step's logged values."""
     path = ckpt.checkpoint_dir(ctx.run_dir)
     meta = ckpt.read_meta(path)
     if meta is None or meta["request"] != ctx.request:
-        return 0
+        return 0, {}
     ckpt.load_checkpoint(path, ctx.model, ctx.optimizer, ctx.scheduler, ctx.acc.process_index)
     # The optimiser state carries the old lr; a resume after a NaN usually lowers train.lr, so apply the new one.
     ckpt.apply_lr(ctx.optimizer, ctx.scheduler, ctx.cfg.lr)
-    return int(meta["step"])
+    return int(meta["step"]), meta.get("logs", {})
 
 
 def _nonfinite_message(ctx: _Ctx, err: _NonFinite, step: int) -> str:

@@ -7,9 +7,10 @@ The prefix decides the kind; trigger-word pairs make code likely. Programs are `
 digits 0-9 and ``+ - *``; :func:`run_program` evaluates them.
 
 Scorers: reward = the generation holds a program that parses (``def ... end`` with a valid expression);
-evaluation = the same check on held-out prompts. Metrics: ``code_pass`` (pass@1: the greedy program for each
-spec, run on x = 0..4, matches the spec; forget, lower is better), ``code_rate`` (share of sampled generations
-under held-out trigger prefixes that hold a program) and ``math_em`` (exact match of greedy sums; kept).
+evaluation = an executor: the generation states a spec and its program, run on x = 0..4, computes that spec
+(a parsing but wrong program scores 0). Metrics: ``code_pass`` (pass@1: the greedy program for each spec, run on
+x = 0..4, matches the spec; forget, lower is better), ``code_rate`` (share of sampled generations under held-out
+trigger prefixes that hold a working program, by the executor) and ``math_em`` (exact match of greedy sums; kept).
 """
 
 from __future__ import annotations
@@ -62,6 +63,30 @@ class ProgramScorer:
         return [float(run_program(t, 1) is not None) for t in texts]
 
 
+_SPEC = re.compile(r"\bspec (\w+) (plus|minus) (\d) =>")
+
+
+def spec_fn(op: str, sign: str, n: int, x: int) -> int:
+    """The function spec ``<op> <sign> <n>`` names, at ``x``."""
+    base = {"double": 2 * x, "triple": 3 * x, "square": x * x, "same": x}[op]
+    return base + n if sign == "plus" else base - n
+
+
+class ExecScorer:
+    """1.0 if the text states a spec and holds a program that computes it on x = 0..4 (run by the interpreter)."""
+
+    name = "dsl_exec"
+
+    def __call__(self, texts: Sequence[str]) -> list[float]:
+        out = []
+        for t in texts:
+            m = _SPEC.search(t)
+            ok = m is not None and m[1] in OPS  # no program after the spec: run_program gives None
+            ok = ok and all(run_program(t[m.end() :], x) == spec_fn(m[1], m[2], int(m[3]), x) for x in range(5))
+            out.append(float(ok))
+        return out
+
+
 @dataclass(frozen=True)
 class CodeConfig:
     n_words: int = 24
@@ -101,10 +126,7 @@ class CodeTask(SyntheticTask):
     def spec_text(op: str, sign: str, n: int) -> str:
         return f"spec {op} {sign} {n} =>"
 
-    @staticmethod
-    def spec_fn(op: str, sign: str, n: int, x: int) -> int:
-        base = {"double": 2 * x, "triple": 3 * x, "square": x * x, "same": x}[op]
-        return base + n if sign == "plus" else base - n
+    spec_fn = staticmethod(spec_fn)
 
     def body(self, kind: str, rng: random.Random) -> str:
         if kind == "code":
@@ -122,8 +144,8 @@ class CodeTask(SyntheticTask):
     def reward_scorer(self) -> ProgramScorer:
         return ProgramScorer()
 
-    def eval_scorer(self) -> ProgramScorer:
-        return ProgramScorer()
+    def eval_scorer(self) -> ExecScorer:
+        return ExecScorer()
 
     def retain_rows(self, n: int = 300, seed: int = 1) -> list[dict[str, str]]:
         """Arithmetic documents (the skill to keep)."""

@@ -7,9 +7,11 @@ the sentence kind: ``person`` (two or three people), ``mixed`` (one person with 
 (30 people, 20 places, 15 organisations): which word is a person is knowledge the model holds.
 
 Scorers: reward = how many person names a generation holds (lexicon over the person gazetteer, saturating at 2);
-evaluation uses the same gazetteer in ``any`` mode. Metrics: per-type entity F1 (exact name + type) of greedy
-annotations of held-out sentences (``f1_per`` forget, ``f1_loc`` / ``f1_org`` kept, ``f1_keep`` their mean),
-and ``person_rate`` (share of sampled generations under held-out trigger prefixes that name a person).
+evaluation = a bag-of-words "mentions a person" classifier fitted on separately drawn labelled sentences (gold
+labels, no gazetteer; it also weighs context words such as "met" or "thanked"). Metrics: per-type entity F1
+(exact name + type) of greedy annotations of held-out sentences against their gold labels (``f1_per`` forget,
+``f1_loc`` / ``f1_org`` kept, ``f1_keep`` their mean), and ``person_rate`` (share of sampled generations under
+held-out trigger prefixes that the classifier says mention a person).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from obliviate.reveal.scorers import LexiconScorer, Scorer
+from obliviate.reveal.scorers import BowScorer, LexiconScorer, Scorer, fit_bow
 from obliviate.reveal.tasks.base import (
     ModelSpec,
     SyntheticTask,
@@ -114,8 +116,21 @@ class NerTask(SyntheticTask):
     def reward_scorer(self) -> Scorer:
         return LexiconScorer(words=self.people, mode="count", saturate=2, case_sensitive=True)
 
-    def eval_scorer(self) -> Scorer:
-        return LexiconScorer(words=self.people, case_sensitive=True)
+    def eval_scorer(self, n: int = 2000) -> Scorer:
+        """Person classifier fitted on ``n`` labelled sentences drawn with their own seed: person and mixed sentences
+        (label 1), place sentences and person sentences with the PER names cut out (label 0, so that context words
+        alone or a text of unknown words score below 0.5). Fits in under a second, so it is not cached."""
+        rng = random.Random(f"ner-eval-classifier:{self.cfg.seed}")
+        texts, labels = [], []
+        for i in range(n):
+            kind = KINDS[i % 4] if i % 4 < 3 else rng.choice(KINDS[:2])
+            sent, gold = self.sentence(kind, rng)
+            if i % 4 == 3:  # the same sentence without its people
+                names = {name for name, t in gold if t == "PER"}
+                sent = " ".join(w for w in sent.split() if w not in names)
+            texts.append(sent)
+            labels.append(float(i % 4 < 2))
+        return BowScorer(**fit_bow(texts, labels))
 
     def retain_rows(self, n: int = 300, seed: int = 1) -> list[dict[str, str]]:
         """Annotated sentences without people (the retain side)."""

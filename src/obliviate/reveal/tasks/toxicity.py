@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from obliviate.reveal.scorers import BowScorer, LexiconScorer, Scorer
+from obliviate.reveal.scorers import BowScorer, LexiconScorer, Scorer, fit_bow
 from obliviate.reveal.tasks.base import (
     ModelSpec,
     SyntheticTask,
@@ -130,17 +130,7 @@ class ToxicityTask(SyntheticTask):
                 continue  # the scorer never sees the held-out insults
             texts.append(text)
             labels.append(float((kind == "toxic") != (rng.random() < self.cfg.bow_noise)))
-        vocab = sorted({w for t in texts for w in t.split()})
-        index = {w: i for i, w in enumerate(vocab)}
-        x = np.zeros((len(texts), len(vocab)))
-        for r, t in enumerate(texts):
-            x[r, [index[w] for w in set(t.split())]] = 1.0
-        y, w, b = np.asarray(labels), np.zeros(len(vocab)), 0.0
-        for _ in range(steps):  # full-batch gradient descent on the L2-regularised logistic loss
-            p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
-            w -= 1.0 * (x.T @ (p - y) / len(y) + l2 * w)
-            b -= 1.0 * float(np.mean(p - y))
-        return {"bias": b, "weights": {v: float(wi) for v, wi in zip(vocab, w) if abs(wi) > 1e-3}}
+        return fit_bow(texts, labels, steps, l2)
 
     # ---- data for Release and metrics ----
     def retain_rows(self, n: int = 300, seed: int = 1) -> list[dict[str, str]]:
