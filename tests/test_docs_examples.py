@@ -103,8 +103,6 @@ def small(argv: list[str], scratch: Path) -> list[str]:
             argv = [a for a in argv if a.split("=", 1)[0] not in REVEAL_RELEASE] + list(REVEAL_RELEASE.values())
     elif cmd[0] == "eval":
         argv += ["--metrics", "forget_acc,forget_nll", "--no-progress", "--no-references"]
-    elif cmd[0] == "finetune":  # README "Your own data": a few steps, a small tokenizer
-        argv += ["--max-steps", "4", "--check-every", "2", "--vocab-size", "300", "--no-progress"]
     elif cmd[0] == "certify":
         argv = _set_flag(_set_flag(_set_flag(argv, "--n-perm", "20"), "--n-boot", "20"), "--max-rows", "60")
         argv += ["--no-progress"]
@@ -156,7 +154,6 @@ def scratch(tmp_path, monkeypatch, world_models, tiny_data_files, tiny_gpt2_dir)
     shutil.copy(tiny_data_files["retain"], tmp_path / "retain.jsonl")
     (tmp_path / "prompts.txt").write_text("Tell me about Aria Venn.\nWhere was Moro Tesk born?\n")
     (tmp_path / "words.txt").write_text("Lisbon\nbaker\n")
-    shutil.copytree(ROOT / "examples", tmp_path / "examples")  # README "Your own data"
     (tmp_path / "examples").symlink_to(ROOT / "examples")  # read-only inputs of the own-data walk-through
     monkeypatch.chdir(tmp_path)
     return tmp_path

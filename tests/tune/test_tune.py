@@ -37,6 +37,13 @@ def _complete_in_db(out: Path) -> dict[int, float]:
     return {t.number: t.value for t in study.get_trials() if t.state.name == "COMPLETE"}
 
 
+def _workers(out: Path) -> list[str]:
+    import optuna
+
+    study = optuna.load_study(study_name="obliviate-npo", storage=f"sqlite:///{out / 'study.db'}")
+    return [t.user_attrs.get("worker", "") for t in study.get_trials()]
+
+
 def _spawn(argv: list[str]) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # as the test process (conftest): one thread each
     return subprocess.Popen(
@@ -120,13 +127,21 @@ def test_resume_after_kill_keeps_finished_trials(tmp_path, tune_argv):
 def test_two_processes_share_one_sqlite_study(tmp_path, tune_argv):
     out = tmp_path / "tune"
     argv = tune_argv(out, "--methods", "npo", "--trials", "4", "--steps", "4:4", "--check-every", "2",
-                     "--retain-budget", "0.5")  # fmt: skip
+                     "--retain-budget", "0.5", "--heartbeat", "600")  # fmt: skip
     first = _spawn(argv)
-    _wait_for(lambda: (out / "tune_settings.json").is_file() or first.poll() is not None)
+    # Hold the first process after its first trial until the second has started one: startup time (imports under
+    # load) must not decide whether both get work.
+    _wait_for(lambda: len(_complete_in_db(out)) >= 1 or first.poll() is not None)
+    os.kill(first.pid, signal.SIGSTOP)
     second = _spawn(argv)
+    try:
+        _wait_for(lambda: f":{second.pid}" in "".join(_workers(out)) or second.poll() is not None)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
     for p in (first, second):
         assert p.wait(timeout=900) == 0, p.stderr.read().decode()[-2000:]
     trials = _finished(_doc(out)["studies"]["npo"]["trials"])
     assert len(trials) >= 4
     workers = {t["worker"] for t in trials}
+    assert workers == {w for w in workers if w.endswith((f":{first.pid}", f":{second.pid}"))}
     assert len(workers) == 2, workers  # both processes finished trials

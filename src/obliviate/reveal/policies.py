@@ -38,7 +38,10 @@ class PolicyConfig:
 
     name: str = field(default="neural_ucb", metadata={"help": "neural_ucb | greedy | random"})
     nu: float = field(
-        default=0.1, metadata={"help": "exploration weight (NeuralUCB's gamma stand-in); greedy forces 0"}
+        default=1.0,
+        metadata={
+            "help": "exploration weight (NeuralUCB's gamma stand-in; 1 as in NeuralUCB and INSTINCT); greedy: 0"
+        },
     )
     lam: float = field(
         default=0.1, metadata={"help": "regulariser: U starts at lam, Adam weight decay lam / n_observed"}
@@ -50,7 +53,8 @@ class PolicyConfig:
         metadata={"help": "Adam learning rate of the surrogate refit (INSTINCT: 1e-3 with N(0, 1) weights)"},
     )
     refit_steps: int = field(
-        default=300, metadata={"help": "max full-batch Adam steps per refit, always from the same initialisation"}
+        default=1000,
+        metadata={"help": "max full-batch Adam steps per refit, always from the same initialisation (INSTINCT: 1000)"},
     )
     refit_tol: float = field(
         default=1e-3, metadata={"help": "stop a refit once the training MSE is this low (NeuralUCB's rule; 0 = never)"}
