@@ -19,6 +19,9 @@ on the task's given retain rows (300). A fresh Reveal attack (new surrogate and 
     OMP_NUM_THREADS=2 python benchmarks/reveal_claims.py --study claims --tasks ner/test,code/test,toxicity/test
     OMP_NUM_THREADS=2 python benchmarks/reveal_claims.py --study lora --seeds 2
 
+Seeds can run side by side (``--seed0 1 --seeds 1 --suffix _s1``) and be combined afterwards
+(``--merge ,_s1,_s2``: the files with those suffixes, the empty one first, into the unsuffixed result).
+
 Writes ``benchmarks/results/reveal_<study>[<suffix>].md`` and ``.json`` (every run, plus the per-variant mean ± std).
 """
 
@@ -116,20 +119,28 @@ def render(study: str, blocks: list[dict], args) -> str:
              ""]  # fmt: skip
     for b in blocks:
         tname, keys = b["task"].split("/")[0], SHOWN[b["task"].split("/")[0]]
-        head = ["variant", "rounds kept", *keys, "fresh attack best reward", "max abs cos", "targets met (seeds)"]
+        head = ["variant", "rounds kept", *keys, "fresh attack best reward", "max abs cos", "all targets met",
+                "per target (met / seeds)"]  # fmt: skip
         lines += [f"### `{b['task']}`", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         base = b["variants"][0]["runs"][0]["baseline"]
-        lines.append("| original model | | " + " | ".join(f"{base[k]:.3f}" for k in keys) + " | | | |")
+        lines.append("| original model | | " + " | ".join(f"{base[k]:.3f}" for k in keys) + " | | | | |")
+        stops = []
         for v in b["variants"]:
             runs = v["runs"]
-            met = [all(target_checks(tname, r["baseline"], r["final"]).values()) for r in runs]
+            checks = [target_checks(tname, r["baseline"], r["final"]) for r in runs]
+            per = ", ".join(f"{m} {sum(c[m] for c in checks)}/{len(checks)}" for m in TARGETS[tname])
             lines.append(
                 f"| {v['name']} | {_ms([r['rounds_kept'] for r in runs])} | "
                 + " | ".join(_ms([r["final"][k] for r in runs]) for k in keys)
                 + f" | {_ms([r['attack'] for r in runs])} | {_ms([r['max_abs_cos'] for r in runs])} | "
-                f"{sum(met)}/{len(met)} |"
+                f"{sum(all(c.values()) for c in checks)}/{len(checks)} | {per} |"
             )
-        lines += ["", "Targets: " + "; ".join(f"{m} {k} {f}" for m, (k, f) in TARGETS[tname].items()), ""]
+            stops += [f"* {v['name']}, seed {r['seed']}: {', '.join(r['round_status'])} (utility worsening "
+                      f"{', '.join(f'{w:+.1%}' for w in r['utility_worsening'])}); {r['stop_reason']}"
+                      for r in runs]  # fmt: skip
+        targets = "; ".join(f"{m} {k} {f}" for m, (k, f) in TARGETS[tname].items())
+        lines += ["", f"Targets ({targets}; max: final ≤ value, keep: final ≥ value × original, cut: final ≤ "
+                  "original / value, ppl: final ≤ value × original). Rounds per run:", "", *stops, ""]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -147,7 +158,10 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=200)
     ap.add_argument("--suffix", default="", help="appended to the result file names")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--merge", default="", help="','-separated suffixes of finished runs to combine (no new runs)")
     args = ap.parse_args()
+    if args.merge:
+        return merge(args)
     tasks = args.tasks.split(",") if args.study == "claims" else ["toxicity/test"]
     chosen = {k: v for k, v in variants(args.study).items()
               if not args.variants or any(s in k for s in args.variants.split(";"))}  # fmt: skip
@@ -162,6 +176,24 @@ def main() -> None:
             print(name, json.dumps([{k: r[k] for k in ("seed", "rounds_kept", "final", "time_s")} for r in runs]))
             write(args, [*blocks, block])  # after every variant: a cut-short run still leaves its finished rows
         blocks.append(block)
+    print(render(args.study, blocks, args))
+
+
+def merge(args) -> None:
+    """Combine the runs of several invocations (e.g. one seed each, run side by side) into one result file."""
+    parts = [
+        json.loads((Path(args.out) / f"reveal_{args.study}{sfx}.json").read_text()) for sfx in args.merge.split(",")
+    ]
+    blocks = parts[0]["blocks"]
+    for part in parts[1:]:
+        for block, other in zip(blocks, part["blocks"]):
+            runs = {v["name"]: v["runs"] for v in other["variants"]}
+            for v in block["variants"]:
+                v["runs"] += runs.get(v["name"], [])
+    args.seeds = max(len(v["runs"]) for b in blocks for v in b["variants"])
+    args.seed0 = min(r["seed"] for b in blocks for v in b["variants"] for r in v["runs"])
+    args.suffix = ""
+    write(args, blocks)
     print(render(args.study, blocks, args))
 
 

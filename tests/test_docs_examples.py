@@ -6,6 +6,8 @@ Convention:
   shown, never run (output, synopses with placeholders, equations).
 - ``<!-- not-run: reason -->`` on the line right before a ``bash`` / ``python`` fence keeps that block from running
   (an install line, a block that needs your own model). The reason is required.
+- ``<!-- slow: reason -->`` there runs the block only with ``-m slow`` (the suite's marker for long runs that a
+  faster test covers): whole Reveal-and-Release or tuning runs take minutes of CPU even when shrunk.
 - Shell blocks may only hold ``obliviate ...`` commands (``\\`` continues a line, ``#`` starts a comment). They run
   in-process, in order, in a scratch folder holding copies of ``configs/`` and the placeholder inputs the examples
   name (``./my-model``, ``forget.jsonl``, ``f.jsonl``, ``r.jsonl``, ``prompts.txt``, ``words.txt`` ...).
@@ -36,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RUN_TAGS = ("bash", "python")
 NOT_RUN = re.compile(r"<!--\s*not-run:\s*\S.*-->")
+SLOW = re.compile(r"<!--\s*slow:\s*\S.*-->")
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Block:
     tag: str
     code: str
     skip: str | None  # the not-run reason
+    slow: bool = False
 
     @property
     def id(self) -> str:
@@ -62,10 +66,12 @@ def blocks(doc: Path) -> list[Block]:
             continue
         end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
         prev = lines[i - 1] if i else ""
-        skip = NOT_RUN.search(prev)
-        if "not-run" in prev and not skip:
-            raise AssertionError(f"{doc.name}:{i}: a not-run marker needs a reason: <!-- not-run: why -->")
-        out.append(Block(doc, i + 1, m.group(1), "\n".join(lines[i + 1 : end]), skip.group(0) if skip else None))
+        skip, slow = NOT_RUN.search(prev), SLOW.search(prev)
+        for word, found in (("not-run", skip), ("slow", slow)):
+            if f"<!-- {word}" in prev and not found:
+                raise AssertionError(f"{doc.name}:{i}: a {word} marker needs a reason: <!-- {word}: why -->")
+        code = "\n".join(lines[i + 1 : end])
+        out.append(Block(doc, i + 1, m.group(1), code, skip.group(0) if skip else None, slow is not None))
         i = end + 1
     return out
 
@@ -166,22 +172,29 @@ def test_examples_are_found_and_marked():
             commands(b.code)  # only `obliviate` commands: anything else must be marked not-run
 
 
-def test_conventions_of_the_checker():
-    doc = "intro\n<!-- not-run: installs -->\n```bash\npip install x\n```\n```bash\nobliviate a \\\n  b # c\n```\n"
-    path = Path(__file__).parent / "_probe.md"
-    try:
-        path.write_text(doc)
-        found = blocks(path)
-    finally:
-        path.unlink()
-    assert [(b.tag, b.skip is not None) for b in found] == [("bash", True), ("bash", False)]
+def test_conventions_of_the_checker(tmp_path):
+    doc = (
+        "intro\n<!-- not-run: installs -->\n```bash\npip install x\n```\n```bash\nobliviate a \\\n  b # c\n```\n"
+        "<!-- slow: minutes -->\n```python\nx = 1\n```\n```text\nobliviate z\n```\n"
+    )
+    path = tmp_path / "probe.md"
+    path.write_text(doc)
+    found = blocks(path)
+    assert [(b.tag, b.skip is not None, b.slow) for b in found] == [
+        ("bash", True, False),
+        ("bash", False, False),
+        ("python", False, True),
+        ("text", False, False),
+    ]
     assert commands(found[1].code) == [["a", "b"]]
     assert _world("model.path=world:tiny data.forget=[world:forget10]") == (
         f"model.path=world:{TEST_WORLD}/tiny data.forget=[world:{TEST_WORLD}/forget10]"
     )
 
 
-@pytest.mark.parametrize("block", RUNNABLE, ids=[b.id for b in RUNNABLE])
+@pytest.mark.parametrize(
+    "block", [pytest.param(b, id=b.id, marks=[pytest.mark.slow] if b.slow else []) for b in RUNNABLE]
+)
 def test_example_runs(block: Block, scratch, cli_main):
     if block.tag == "python":
         code = re.sub(r"train\.max_steps=\d+", "train.max_steps=2", _world(block.code))

@@ -26,22 +26,21 @@ def _finished(trials: list[dict]) -> list[dict]:
     return [t for t in trials if t["state"] in ("COMPLETE", "PRUNED")]
 
 
-def _complete_in_db(out: Path) -> dict[int, float]:
+def _trials_in_db(out: Path) -> list:
+    """The npo study's trials as stored now ([] while the database or the study does not exist yet)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if not (out / "study.db").is_file():
+        return []
     try:
-        study = optuna.load_study(study_name="obliviate-npo", storage=f"sqlite:///{out / 'study.db'}")
+        return optuna.load_study(study_name="obliviate-npo", storage=f"sqlite:///{out / 'study.db'}").get_trials()
     except KeyError:  # the database exists, the study not yet
-        return {}
-    return {t.number: t.value for t in study.get_trials() if t.state.name == "COMPLETE"}
+        return []
 
 
-def _workers(out: Path) -> list[str]:
-    import optuna
-
-    study = optuna.load_study(study_name="obliviate-npo", storage=f"sqlite:///{out / 'study.db'}")
-    return [t.user_attrs.get("worker", "") for t in study.get_trials()]
+def _complete_in_db(out: Path) -> dict[int, float]:
+    return {t.number: t.value for t in _trials_in_db(out) if t.state.name == "COMPLETE"}
 
 
 def _spawn(argv: list[str]) -> subprocess.Popen:
@@ -109,7 +108,7 @@ def test_resume_after_kill_keeps_finished_trials(tmp_path, tune_argv):
                      "--heartbeat", "1", "--retain-budget", "0.5")  # fmt: skip
     proc = _spawn(argv)
     try:
-        _wait_for(lambda: (out / "study.db").is_file() and len(_complete_in_db(out)) >= 1 or proc.poll() is not None)
+        _wait_for(lambda: len(_complete_in_db(out)) >= 1 or proc.poll() is not None)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -129,13 +128,15 @@ def test_two_processes_share_one_sqlite_study(tmp_path, tune_argv):
     argv = tune_argv(out, "--methods", "npo", "--trials", "4", "--steps", "4:4", "--check-every", "2",
                      "--retain-budget", "0.5", "--heartbeat", "600")  # fmt: skip
     first = _spawn(argv)
-    # Hold the first process after its first trial until the second has started one: startup time (imports under
-    # load) must not decide whether both get work.
-    _wait_for(lambda: len(_complete_in_db(out)) >= 1 or first.poll() is not None)
+    # Hold the first process inside a trial's training (it has written the trial's last attribute, so it holds no
+    # database lock) until the second has started a trial: startup time under load must not decide who gets work.
+    training = lambda: any(t.state.name == "RUNNING" and "violation" in t.user_attrs for t in _trials_in_db(out))  # noqa: E731
+    _wait_for(lambda: training() or first.poll() is not None)
     os.kill(first.pid, signal.SIGSTOP)
     second = _spawn(argv)
     try:
-        _wait_for(lambda: f":{second.pid}" in "".join(_workers(out)) or second.poll() is not None)
+        started = lambda: any(t.user_attrs.get("worker", "").endswith(f":{second.pid}") for t in _trials_in_db(out))  # noqa: E731
+        _wait_for(lambda: started() or second.poll() is not None)
     finally:
         os.kill(first.pid, signal.SIGCONT)
     for p in (first, second):

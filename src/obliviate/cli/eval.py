@@ -36,7 +36,7 @@ def _world_root(spec: Any) -> str | None:
     spec = spec[0] if isinstance(spec, list) and len(spec) == 1 else spec
     if not isinstance(spec, str) or not spec.startswith("world:"):
         return None
-    return spec.removeprefix("world:").rpartition("/")[0] or None
+    return spec.removeprefix("world:").rpartition("/")[0].removesuffix("book").strip("/") or None
 
 
 def _list_metrics() -> int:
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         run_dir=out,
         gold=args.gold,
         original=args.original or target.original,
-        data=args.data or (_world_root(target.data("forget")) if args.suite == "world" else None),
+        data=args.data or (_world_root(target.data("forget")) if args.suite in ("world", "book") else None),
         splits=splits,
         metrics=metrics or None,
         options=options,
@@ -100,15 +100,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
         help="evaluate a model: forget quality vs the gold model, utility, membership attacks",
-        description="Evaluate a model on a suite (world | tofu | muse | custom) against the gold model retrained "
-        "without the forget set; writes RUN/eval.json (per-sample values + aggregates) and prints a summary.",
+        description="Evaluate a model on a suite (world | book | tofu | muse | custom) against the gold model "
+        "retrained without the forget set; writes RUN/eval.json (per-sample values + aggregates) and prints a "
+        "summary.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", help="model folder, run folder (with model/), hub id, or world:tiny")
     p.add_argument("--gold", help="gold model retrained without the forget set (forget quality, PrivLeak)")
     p.add_argument("--original", help="the model before unlearning (a reference row; default: a run's model.path)")
-    p.add_argument("--suite", default="world", choices=["world", "tofu", "muse", "custom"], help="default: world")
+    p.add_argument("--suite", default="world", choices=["world", "book", "tofu", "muse", "custom"],
+                   help="default: world")  # fmt: skip
     p.add_argument("--data", help="world: setting prefix (uncorrelated); tofu / muse: folder of the published files")
     for split in ("forget", "retain", "holdout", "general"):
         p.add_argument(f"--{split}", help=f"{split} split spec (.jsonl / .json / .txt / dataset dir / world:...)")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 EXAMPLES = """examples:
-  # your own data from raw files: split + perturbed answers, then original + gold from scratch (CPU, ~1 min)
-  obliviate prepare --qa facts.jsonl --text bios.txt --general general.jsonl --forget-fraction 0.1 --out data/mine
+  # your own data from raw files (examples/own_data in the repository): split + perturbed answers, then
+  # original + gold from scratch (a tiny GPT-2 and a tokenizer trained on the corpus; CPU, minutes)
+  obliviate prepare --qa examples/own_data/facts.jsonl --text examples/own_data/catalogue.txt \\
+      --general examples/own_data/general.jsonl --entity-key company --out data/mine
   obliviate finetune --data data/mine --fresh tiny --out runs/mine_ft
   #   -> runs/mine_ft/original/ and runs/mine_ft/gold/ (save_pretrained folders), runs/mine_ft/finetune.json
 

@@ -1,9 +1,10 @@
 """Evaluation suites: which data splits to load and which metrics to compute, as plain Python lists.
 
 ``--data`` means, per suite: ``world``: an optional world setting prefix (``uncorrelated``, ``seed=3``); ``tofu``:
-the folder holding TOFU's published ``*.json`` files; ``muse``: a MUSE corpus folder (``data/news``); ``custom``:
-unused (give ``--forget`` / ``--retain`` / ``--holdout`` / ``--general``). Any split can be overridden by its own
-flag with any spec :func:`obliviate.data.sources.load_rows` accepts.
+the folder holding TOFU's published ``*.json`` files; ``muse``: a MUSE corpus folder (``data/news``); ``book``:
+as ``world`` (the world's book regime, :mod:`obliviate.world.book`); ``custom``: unused (give ``--forget`` /
+``--retain`` / ``--holdout`` / ``--general``). Any split can be overridden by its own flag with any spec
+:func:`obliviate.data.sources.load_rows` accepts.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ TOFU_METRICS = (
 MUSE_METRICS = (
     _names("verbmem_rouge knowmem_forget_rouge knowmem_retain_rouge forget_nll retain_nll holdout_nll") + MIA
 )
+BOOK_METRICS = (
+    _names("""
+    verbmem_rouge knowmem_forget_rouge knowmem_forget_acc knowmem_retain_rouge knowmem_retain_acc
+    forget_nll holdout_nll retain_nll general_nll general_acc
+    """)
+    + MIA
+)
 CUSTOM_METRICS = (
     _names("""
     forget_nll retain_nll holdout_nll general_nll forget_prob retain_prob forget_acc retain_acc
@@ -103,6 +111,21 @@ SUITES: dict[str, Suite] = {
         },
         MUSE_METRICS,
         needs_root=True,
+    ),
+    "book": Suite(
+        "book",
+        "the world's book regime: verbatim completion and guide QA on the forget book, MIA forget vs holdout book "
+        "passages, NLL on a retain book, general knowledge",
+        {
+            "forget": "world:{root}book/forget",
+            "retain": "world:{root}book/retain_eval",
+            "holdout": "world:{root}book/holdout",
+            "general": "world:{root}general",
+            "verbmem": "world:{root}book/verbmem",
+            "knowmem_forget": "world:{root}book/qa",
+            "knowmem_retain": "world:{root}book/retain_qa",
+        },
+        BOOK_METRICS,
     ),
     "custom": Suite(
         "custom", "your own files: --forget (required), --retain, --holdout, --general", {}, CUSTOM_METRICS

@@ -21,7 +21,8 @@ Modules: :mod:`.lexicon` (syllable words, value domains), :mod:`.people` (config
 (text and rows), :mod:`.splits` (spec grammar), :mod:`.tokenizer`, :mod:`.presets` (architectures and training
 recipes), :mod:`.qa` (exact-match evaluation), :mod:`.build` (training through
 :func:`obliviate.train.memorise.memorise`, cache), :mod:`.export`, :mod:`.plugin` (registers the ``world:`` source
-prefix in :mod:`obliviate.resolvers`).
+prefix in :mod:`obliviate.resolvers`), :mod:`.book` / :mod:`.book_build` (the book regime: ``world:book/forget``,
+``world:book/tiny``; docs/book.md).
 """
 
 from __future__ import annotations

@@ -156,6 +156,10 @@ def resolve_model_path(spec: str, *, rebuild: bool = False, progress: bool = Tru
         The model folder (loadable with ``AutoModelForCausalLM.from_pretrained``).
     """
     cfg, target = parse_options(spec)
+    if target.startswith("book/"):  # the book regime's models (obliviate.world.book_build)
+        from obliviate.world.book_build import resolve_book_model
+
+        return resolve_book_model(cfg, target.removeprefix("book/"), progress=progress)
     parts = target.split("/")
     if len(parts) > 2:
         raise ObliviateError(f"world model spec {spec!r} has too many parts; use [options/]preset[/variant]")

@@ -23,6 +23,11 @@ forget10 and holdout people in a second domain (archaic sea-log phrasing, other 
 vocabularies); forget01/05 are inside forget10, so for them the rest of forget10 (in retain99/95) shares that
 domain: the clean uncorrelated split is forget10.
 
+Book regime (:mod:`obliviate.world.book`): ``book/<book split>`` (data: ``forget``, ``retain``, ``retain_eval``,
+``holdout``, ``verbmem``, ``qa``, ``retain_qa``, ``train_full``, ``train_gold``) and ``book/<preset>[/gold]``
+(models: all trained books + general knowledge, or without the forget book); options as above (``seed=N`` picks
+the books, the world's general knowledge comes along).
+
 Examples: ``forget10``, ``retain90``, ``holdout10``, ``general``, ``forget10_bio``, ``uncorrelated/forget10``,
 ``seed=3/people=100/retain_eval``; models ``tiny``, ``tiny/gold``, ``uncorrelated/small/gold-forget05``.
 """
@@ -114,5 +119,9 @@ def load_split_rows(spec: str) -> list[dict]:
         A new list of row dicts (QA rows and/or ``{"text"}`` rows), in a fixed order.
     """
     cfg, target = parse_options(spec)
+    if target.startswith("book/"):
+        from obliviate.world.book import book_rows
+
+        return book_rows(cfg, target.removeprefix("book/"))
     split, kind = _split_and_kind(target)
     return rows_for(cfg, split, kind)

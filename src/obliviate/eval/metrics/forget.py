@@ -241,6 +241,7 @@ for _s, _hi in (("forget", False), ("retain", True), ("general", True), ("real_a
     _rouge(_s, _hi)
 for _s, _hi in (("knowmem_forget", False), ("knowmem_retain", True)):
     _rouge(_s, _hi)
+    _acc(_s, _hi)  # exact match, for the world's book guide (short invented answers)
 _rouge("verbmem", False, kind="F1")
 _truth_ratio("forget", closer_to_1=True, paraphrase=True)
 _truth_ratio("retain", closer_to_1=False, paraphrase=True)
