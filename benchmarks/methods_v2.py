@@ -61,9 +61,11 @@ def one_tune(method: str, seed: int, w: WorldChoice, gold: Path, ev: Evaluator, 
         eval_data=w.prefix.rstrip("/"),
     )  # fmt: skip
     t0 = time.time()
-    res = tune(cfg, settings, out, progress=not a.quiet)  # a finished tune in `out` is reused
+    doc = _finished_tune(out, settings, method)
+    if doc is None:
+        doc = tune(cfg, settings, out, progress=not a.quiet).doc  # an interrupted tune in `out` is resumed
     wall = time.time() - t0
-    d = res.doc["studies"][method]
+    d = doc["studies"][method]
     trials = d["trials"]
     rec = {
         "method": method, "seed": seed, "trials": [
@@ -75,19 +77,32 @@ def one_tune(method: str, seed: int, w: WorldChoice, gold: Path, ev: Evaluator, 
         "selected": d["selected"], "best_trial_fq": d["best_gold_forget_quality"], "tune_wall_s": round(wall, 1),
         "trial_time_s": round(sum(t["time_s"] or 0 for t in trials), 1),
     }  # fmt: skip
-    sel = res.selected[method]
-    if sel is None:
+    if d["selected"] is None:
         return rec, None
+    sel = out / method / "selected"
     t = next(t for t in trials if t["number"] == d["selected"])
-    doc = ev(sel / "model", sel, references=False)
+    ev_doc = ev(sel / "model", sel, references=False)
     grid_recipe = {"lr": t["point"]["lr"], "args": json.loads(json.dumps(
         {k: v for k, v in t["point"].items() if k not in ("lr", "steps")})),
         "batch_size": a.batch_size, "retain_batch_size": a.retain_batch_size}  # fmt: skip
-    rec["metrics"] = {m: _value(doc, m) for m in METRICS}
+    rec["metrics"] = {m: _value(ev_doc, m) for m in METRICS}
     rec["selected_point"] = t["point"]
     rec["selected_scores"] = {k: t["scores"][k] for k in ("distance", "auc", "retain_drop")}
-    run = row(method, "run", doc, sel, status="ok", recipe=_nest(grid_recipe), steps=t["point"]["steps"], seed=seed)
+    run = row(method, "run", ev_doc, sel, status="ok", recipe=_nest(grid_recipe), steps=t["point"]["steps"], seed=seed)
     return rec, run
+
+
+def _finished_tune(out: Path, settings: TuneSettings, method: str) -> dict | None:
+    """tune.json of a tune in ``out`` with these settings that has all its trials (a rerun reuses it), else None."""
+    from dataclasses import asdict
+
+    path = out / "tune.json"
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text())
+    done = [t for t in doc["studies"][method]["trials"] if t["state"] in ("COMPLETE", "PRUNED")]
+    same = doc["settings"] == json.loads(json.dumps(asdict(settings)))
+    return doc if same and len(done) >= settings.trials else None
 
 
 def _nest(recipe: dict) -> dict:
@@ -152,7 +167,8 @@ def write_md(doc: dict, path: Path) -> None:
         f"Goal: FQ >= {GOAL_FQ} with retain accuracy >= {GOAL_RETAIN:.0%} of the original's (per seed; "
         "'goal' counts the seeds meeting it). FQ = forget quality vs gold of the gold-free selection; best-trial FQ = "
         "the best any trial of the study reached (the price of not knowing gold). Distance / tf retain drop: the "
-        "selected point on the tune's front (gold-free objective; teacher-forced retain next-token accuracy drop). Time = the study's trials' "
+        "selected point on the tune's front (gold-free objective; teacher-forced retain next-token accuracy drop). "
+        "Time = the study's trials' "
         "wall time (unlearning, mid-run checks, saving; not the report-only gold scoring) / the gold model's "
         "retraining time as recorded when the world was built (other load on the machine then and now).",
     ]
@@ -166,6 +182,8 @@ def write_md(doc: dict, path: Path) -> None:
             "PrivLeak | time / gold | goal | none selected | distance | tf retain drop % |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]  # fmt: skip
+        met = [r["method"] for r in w["summary"] if not r["goal_met"].startswith("0/")]
+        lines[-2:-2] = [f"Goal met on this world by: {', '.join(met) or 'no method (no seed)'}.", ""]
         for r in w["summary"]:
             lines.append(
                 f"| {r['method']} | {r['fq']} | {r['best_trial_fq']} | {r['retain_acc']} | {r['retain_ratio']} | "

@@ -9,18 +9,19 @@ Studies (``--study``):
 * ``lora``: toxicity, r 4 / alpha 8 on every linear layer (the default) vs O-LoRA's r 8 / alpha 32 on the attention
   input projection (GPT-2 fuses q, k, v in ``c_attn``, so "q, v" can only be approximated by it).
 
-Every run starts from the task's cached model with the default Release options (lam_neg 1, lam_orth 0.5, lr 1e-3,
-utility budget 0.1: a round that worsens utility by more than 10 % is rolled back and ends the run) except the sizes
-the shared 2-core machine forces: ``--rounds``, ``--steps`` per round, ``--n`` forget rows per round, ``--budget``
-Reveal evaluations per round, a ``--pool``-instruction pool, and the ``test`` task sizes. The retain module is fitted
-on the task's given retain rows (300). A fresh Reveal attack (new surrogate and seed) runs on every final model.
+Every run starts from the task's cached model with the default Release options (lam_neg 1 unless ``--lam-neg``,
+lam_orth 0.5, lr 1e-3, utility budget 0.1: a round that worsens utility by more than 10 % is rolled back and ends
+the run) except the sizes the shared 2-core machine forces: ``--rounds``, ``--steps`` per round, ``--n`` forget rows
+per round, ``--budget`` Reveal evaluations per round, a ``--pool``-instruction pool, and the ``test`` task sizes.
+The retain module is fitted on the task's given retain rows (300). A fresh Reveal attack (new surrogate and seed)
+runs on every final model.
 
     OMP_NUM_THREADS=2 python benchmarks/reveal_claims.py --study orth --seeds 3
     OMP_NUM_THREADS=2 python benchmarks/reveal_claims.py --study claims --tasks ner/test,code/test,toxicity/test
     OMP_NUM_THREADS=2 python benchmarks/reveal_claims.py --study lora --seeds 2
 
 Seeds can run side by side (``--seed0 1 --seeds 1 --suffix _s1``) and be combined afterwards
-(``--merge ,_s1,_s2``: the files with those suffixes, the empty one first, into the unsuffixed result).
+(``--merge ,_s1,_s2``: the files with those suffixes, the empty one first, into the one named by ``--suffix``).
 
 Writes ``benchmarks/results/reveal_<study>[<suffix>].md`` and ``.json`` (every run, plus the per-variant mean ± std).
 """
@@ -81,7 +82,8 @@ def run_one(task, path: Path, pool: list[str], over: dict, seed: int, args) -> d
     forget = ForgetSetConfig(top_m=5, samples=max(20, 2 * args.n // 5), max_rows=args.n, cap_per_instruction=args.n)
     reveal = RevealConfig(budget=args.budget, n_init=6, sample=SampleConfig(k=4, max_new_tokens=20), forget=forget,
                           retain=None, seed=seed)  # fmt: skip
-    cfg = RevealReleaseConfig(rounds=args.rounds, steps=args.steps, retain_source="given", reveal=reveal, **over)
+    cfg = RevealReleaseConfig(rounds=args.rounds, steps=args.steps, retain_source="given", reveal=reveal,
+                              **{"lam_neg": args.lam_neg, **over})  # fmt: skip
     ev = Evaluation(task.evaluate, task.utility_metric, task.metric_directions[task.utility_metric])
     t0 = time.time()
     res = reveal_and_release(model, tok, pool, task.reward_scorer(), cfg, TrainConfig(batch_size=16, seed=seed),
@@ -114,8 +116,9 @@ def _ms(xs: list[float]) -> str:
 def render(study: str, blocks: list[dict], args) -> str:
     lines = [f"`reveal_claims.py --study {study}`: {args.seeds} seeds per variant ({args.seed0}..), mean ± std; "
              f"rounds ≤ {args.rounds}, {args.steps} steps and N = {args.n} forget rows per round, Reveal budget "
-             f"{args.budget} of a {args.pool}-instruction pool, utility budget 0.1 (default), negation scale 1, "
-             "lam_orth 0.5 unless the variant says otherwise. Sized down for a shared 2-core machine.",
+             f"{args.budget} of a {args.pool}-instruction pool, utility budget 0.1 (default), negation scale "
+             f"{args.lam_neg}, lam_orth 0.5 unless the variant says otherwise. Sized down for a shared 2-core "
+             "machine.",
              ""]  # fmt: skip
     for b in blocks:
         tname, keys = b["task"].split("/")[0], SHOWN[b["task"].split("/")[0]]
@@ -156,11 +159,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--budget", type=int, default=10)
     ap.add_argument("--pool", type=int, default=200)
+    ap.add_argument("--lam-neg", type=float, default=1.0, help="negation scale (default: the method's 1.0)")
     ap.add_argument("--suffix", default="", help="appended to the result file names")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    ap.add_argument("--merge", default="", help="','-separated suffixes of finished runs to combine (no new runs)")
+    ap.add_argument("--merge", default=None, help="','-separated suffixes of finished runs to combine (no new runs)")
     args = ap.parse_args()
-    if args.merge:
+    if args.merge is not None:
         return merge(args)
     tasks = args.tasks.split(",") if args.study == "claims" else ["toxicity/test"]
     chosen = {k: v for k, v in variants(args.study).items()
@@ -190,9 +194,10 @@ def merge(args) -> None:
             runs = {v["name"]: v["runs"] for v in other["variants"]}
             for v in block["variants"]:
                 v["runs"] += runs.get(v["name"], [])
+    for key in ("rounds", "steps", "n", "budget", "pool", "lam_neg"):  # the runs' sizes, not this command's
+        setattr(args, key, parts[0]["args"].get(key, getattr(args, key)))
     args.seeds = max(len(v["runs"]) for b in blocks for v in b["variants"])
     args.seed0 = min(r["seed"] for b in blocks for v in b["variants"] for r in v["runs"])
-    args.suffix = ""
     write(args, blocks)
     print(render(args.study, blocks, args))
 

@@ -329,7 +329,9 @@ def render(res: dict) -> str:
             "",
             f"## Pooled softmax alone: {res['pooled_positions']} positions, fp32 logits (forward + backward)",
             "",
-            "| vocab | implementation | time (s) | peak memory (MiB) |",
+            "CPU seconds (median); the peak includes the fp32 copy of the logits made inside the measurement.",
+            "",
+            "| vocab | implementation | CPU time (s) | peak memory (MiB) |",
             "|---|---|---|---|",
             *(f"| {r['vocab']} | {r['impl']} | {r['time_s']:.4f} | {r['peak_mib']:.1f} |" for r in res["pooled"]),
         ]

@@ -111,6 +111,11 @@ def check_config(cfg: RunConfig) -> Method | Pipeline:
         raise ObliviateError("no forget set given; set data.forget to a file, dataset or world:<split>")
     if runner.needs_retain and not cfg.data.retain:
         raise ObliviateError(f"method {cfg.method.name!r} needs retain data; set data.retain")
+    if getattr(runner, "needs_holdout", False) and not cfg.data.holdout:
+        raise ObliviateError(
+            f"method {cfg.method.name!r} with these options needs holdout data (rows of the forget set's kind that "
+            "the model never saw, for its MI target); set data.holdout"
+        )
     return runner
 
 

@@ -64,8 +64,8 @@ class WorldChoice:
 
     def check(self) -> None:
         """Validate the choice before anything slow happens (ObliviateError with the valid values)."""
+        from obliviate.model_presets import PRESETS
         from obliviate.world.people import SETTINGS
-        from obliviate.world.presets import PRESETS
 
         if self.preset not in PRESETS:
             raise ObliviateError(

@@ -22,6 +22,7 @@ offline on every row of the corpus, holdout included, so members and non-members
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -113,8 +114,8 @@ def start_model(opts: FinetuneOptions, splits: dict[str, list[dict]]) -> tuple[A
         from obliviate.models import load_model_and_tokenizer
 
         return load_model_and_tokenizer(ModelConfig(path=opts.model))
-    from obliviate.world.presets import get_preset, init_model
-    from obliviate.world.tokenizer import train_bpe_tokenizer
+    from obliviate.data.tokenizer import train_bpe_tokenizer
+    from obliviate.model_presets import get_preset, init_model
 
     texts = [r["text"] if "text" in r and "prompt" not in r else _joined(r) for rows in splits.values() for r in rows]
     tokenizer = train_bpe_tokenizer(texts, opts.vocab_size)
@@ -146,6 +147,7 @@ def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], 
     from obliviate.train.lora import attach_lora, merge
     from obliviate.train.memorise import memorise
     from obliviate.utils.io import atomic_dir, atomic_write_json, provenance
+    from obliviate.utils.repro import fixed_threads
 
     out, work = Path(opts.out) / which, Path(opts.out) / f".{which}.partial"
     model, tokenizer = copy.deepcopy(base[0]), base[1]  # original and gold start from the same weights
@@ -170,8 +172,11 @@ def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], 
     if not opts.resume:
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    run = memorise(model, tokenizer, rows, cfg, work, max_length=opts.max_length, progress=opts.progress,
-                   callback=reached, callback_every=every, resume=opts.resume)  # fmt: skip
+    # A fresh tiny model trains as the built-in world's do: one thread, the same weights on every machine (and
+    # several times faster than threads contending on a busy CPU; obliviate.utils.repro explains why)
+    with fixed_threads() if opts.fresh else contextlib.nullcontext():
+        run = memorise(model, tokenizer, rows, cfg, work, max_length=opts.max_length, progress=opts.progress,
+                       callback=reached, callback_every=every, resume=opts.resume)  # fmt: skip
     model = merge(model) if opts.lora else model
     trained = exact_match(model, tokenizer, qa_rows)
     record = {

@@ -42,7 +42,8 @@ def test_raw_files_to_report(tmp_path, capsys):
                      "train.max_steps=8", "train.batch_size=4", f"output_dir={run}", "--quiet"]  # fmt: skip
         assert main(["unlearn", "--config", str(CONFIGS / f"{method}.yaml"), *overrides]) == 0
         # the default suite with your own --forget: no world split is mixed in
-        flags = [f"--{s}={p}" for s, p in splits.items()]
+        # one metric cache for the three runs: the gold / original reference rows are computed once
+        flags = [f"--{s}={p}" for s, p in splits.items()] + [f"--cache-dir={tmp_path / 'eval_cache'}"]
         assert main(["eval", "--model", str(run), "--gold", str(ft / "gold"), "--original", str(ft / "original"),
                      *flags, "--no-progress"]) == 0  # fmt: skip
         doc = json.loads((run / "eval.json").read_text())

@@ -73,7 +73,7 @@ def book_models(obliviate_cache):
 
 
 def test_book_model_memorises_the_forget_book(book_models, tmp_path):
-    from obliviate import evaluate
+    from obliviate.eval import evaluate
     from obliviate.world.build import read_record
 
     full, gold = read_record(book_models["full"]), read_record(book_models["gold"])

@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import torch
 
+from obliviate.model_presets import get_preset
 from obliviate.world.build import build_model, read_record
 from obliviate.world.people import WorldConfig
-from obliviate.world.presets import get_preset
 
 # the record fields that legitimately differ between two builds (wall times)
 _VOLATILE = {"build_time_s", "time_s"}

@@ -20,6 +20,7 @@ import math
 import torch
 
 _MIX = 1_000_003  # a prime: seed * _MIX + epoch never collides for epochs < _MIX
+_HOLDOUT_OFFSET = 2**62  # above every seed * _MIX + epoch (seed < 2**32): holdout generators are never forget ones
 
 
 class PairedSampler:
@@ -93,5 +94,19 @@ class PairedSampler:
 
     def _retain_stream(self, gen: torch.Generator, n: int) -> list[int]:
         """``n`` retain indices: concatenated random permutations (no repeats within one permutation)."""
-        perms = [torch.randperm(self.n_retain, generator=gen) for _ in range(math.ceil(n / self.n_retain))]
-        return torch.cat(perms)[:n].tolist()
+        return _permutation_stream(gen, self.n_retain, n)
+
+    def holdout_batches(self, epoch: int, n_holdout: int) -> list[list[int]]:
+        """This shard's holdout indices for each batch of ``epoch`` (``batch_size`` rows, as many as a forget batch),
+        drawn like the retain stream but from their own generator, so the forget and retain draws do not change and
+        a resumed run draws the same rows."""
+        gen = torch.Generator().manual_seed(_HOLDOUT_OFFSET + self.seed * _MIX + epoch)
+        step = self.batch_size * self.num_shards
+        stream = _permutation_stream(gen, n_holdout, len(self) * step)
+        return [stream[b * step : (b + 1) * step][self.shard_index :: self.num_shards] for b in range(len(self))]
+
+
+def _permutation_stream(gen: torch.Generator, size: int, n: int) -> list[int]:
+    """``n`` indices into ``range(size)``: concatenated random permutations (no repeats within one permutation)."""
+    perms = [torch.randperm(size, generator=gen) for _ in range(math.ceil(n / size))]
+    return torch.cat(perms)[:n].tolist()

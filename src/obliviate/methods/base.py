@@ -30,6 +30,8 @@ class Method(Protocol):
         needs_reference: the loop must provide a frozen :class:`Reference` (set per instance: it can depend on cfg).
         needs_retain: the method cannot run without retain data.
         needs_alt: forget batches must carry ``alt`` (the same prompts with a refusal answer).
+        needs_holdout: the loop passes ``loss(..., holdout=batch)``, a micro-batch of ``data.holdout`` (unseen rows
+            of the forget set's kind; the flag may depend on cfg); without it ``loss`` gets no ``holdout`` argument.
         disable_dropout: forward passes run in eval mode (dropout off; gradients still flow).
     """
 
@@ -37,6 +39,7 @@ class Method(Protocol):
     needs_reference: bool
     needs_retain: bool
     needs_alt: bool
+    needs_holdout: bool
     disable_dropout: bool
 
     def loss(self, model: nn.Module, forget: Batch, retain: Batch | None, ref: Reference | None) -> LossOutput:
@@ -53,12 +56,13 @@ class Method(Protocol):
 
 
 class MethodDefaults:
-    """The defaults of :class:`Method`'s flags and hooks: no reference, retain data or refusals needed, dropout as
-    the model has it, no setup or finalize step. A method inherits it and overrides what differs."""
+    """The defaults of :class:`Method`'s flags and hooks: no reference, retain or holdout data or refusals needed,
+    dropout as the model has it, no setup or finalize step. A method inherits it and overrides what differs."""
 
     needs_reference: bool = False
     needs_retain: bool = False
     needs_alt: bool = False
+    needs_holdout: bool = False
     disable_dropout: bool = False
 
     def setup(self, model: nn.Module, ref: Reference | None) -> None:

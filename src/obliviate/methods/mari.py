@@ -7,7 +7,9 @@ and π_z its share of positions. ``full_vs_retain`` (default, the authors' Z enc
 xushizhou/Machine_Unlearn_via_Info_Reg): Z=0 = retain ∪ forget, Z=1 = retain; ``unlearn_vs_retain``: Z=0 =
 forget, Z=1 = retain, π = ½. Both are zero exactly when the pooled forget and retain distributions match, so the
 model may keep what the retain set also supports and loses only what the forget set adds. The retain term is
-forward KL(p_θ₀ ‖ p_θ) on retain tokens (``retain.kind=nll``: NLL), a per-token mean.
+forward KL(p_θ₀ ‖ p_θ) on retain tokens (``retain.kind=nll``: NLL), a per-token mean. ``target=holdout`` (ours, not
+the paper's) replaces the target 0 by I_h = I(holdout; retain), computed without gradient on a ``data.holdout``
+batch: the loss is γ·relu(I − I_h), so only the forget set's excess over data the model never saw is penalised.
 
 Reconstructed (no official code; see docs/mari.md): the γ placement, pooling over answer positions, one forward
 pass per group (P̄_r reused for both Z groups, identical to the paper's [retain, forget, retain] batch with dropout
@@ -22,12 +24,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from obliviate import losses
 from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
+from obliviate.utils.dist import global_sums
 
 if TYPE_CHECKING:
     from obliviate.reference import Reference
@@ -44,6 +46,9 @@ class MariConfig:
     stopgrad_retain: bool = field(default=False, metadata={"help": "ablation: freeze P̄_r inside ℓ_MarI"})
     chunk_size: int = field(default=0, metadata={"help": "0: fused softmax; >0: recompute, N positions per chunk"})
     sync_processes: bool = field(default=True, metadata={"help": "sum pooled sums over processes (DDP)"})
+    target: str = field(
+        default="zero", metadata={"help": "zero: I -> 0 (paper) | holdout: only I above I(holdout; retain) (ours)"}
+    )
 
     def __post_init__(self) -> None:
         if self.construction not in losses.MARI_CONSTRUCTIONS:
@@ -52,32 +57,8 @@ class MariConfig:
             raise ValueError(f"positions must be labels or all (got {self.positions!r})")
         if self.gamma < 0 or self.chunk_size < 0:
             raise ValueError("gamma and chunk_size must be >= 0")
-
-
-class _AllReduceSum(torch.autograd.Function):
-    """Sum a tensor over processes; backward sums the (identical) per-process gradients, so after DDP averages
-    the parameter gradients each process holds exactly d(global-batch MI)/dθ."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        x = x.clone()
-        dist.all_reduce(x)
-        return x
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        grad = grad.clone()
-        dist.all_reduce(grad)
-        return grad
-
-
-def _global_sums(sums: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(2, V) pooled sums and (2,) position counts summed over processes (unchanged in a single process)."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return sums, counts
-    counts = counts.clone()
-    dist.all_reduce(counts)
-    return _AllReduceSum.apply(sums), counts
+        if self.target not in ("zero", "holdout"):
+            raise ValueError(f"target must be zero or holdout (got {self.target!r})")
 
 
 @register_method("mari")
@@ -92,13 +73,34 @@ class Mari(MethodDefaults):
     def __init__(self, cfg: MariConfig) -> None:
         self.cfg = cfg
         self.needs_reference = cfg.retain.needs_reference
+        self.needs_holdout = cfg.target == "holdout"
 
     def _positions(self, batch: Batch) -> torch.Tensor:
         if self.cfg.positions == "labels":
             return losses.next_token_positions(labels=batch.labels)
         return losses.next_token_positions(attention_mask=batch.attention_mask)
 
-    def loss(self, model: nn.Module, forget: Batch, retain: Batch | None, ref: Reference | None) -> LossOutput:
+    def _holdout_mi(self, model: nn.Module, holdout: Batch | None, sum_r: torch.Tensor, n_r: torch.Tensor):
+        """I(holdout; retain) under the current model, no gradient: the MI level of rows of the forget set's kind that
+        were never trained on (its batch has the forget batch's size, so both carry the same batch-size bias)."""
+        if holdout is None:
+            raise RuntimeError("mari with target=holdout needs a holdout batch (data.holdout)")
+        with torch.no_grad():
+            mask_h = self._positions(holdout)
+            sum_h = losses.pooled_softmax(forward_logits(model, holdout), mask_h, self.cfg.chunk_size or None)[None]
+            n_h = mask_h.sum().to(sum_h.dtype)[None]  # (1, V) pooled sum, (1,) position count
+            if self.cfg.sync_processes:
+                sum_h, n_h = global_sums(sum_h, n_h)
+            return losses.marginal_information(sum_r.detach(), n_r, sum_h[0], n_h[0], self.cfg.construction)
+
+    def loss(
+        self,
+        model: nn.Module,
+        forget: Batch,
+        retain: Batch | None,
+        ref: Reference | None,
+        holdout: Batch | None = None,
+    ) -> LossOutput:
         cfg = self.cfg
         if retain is None:
             raise RuntimeError("mari needs a retain batch (its MI compares forget with retain outputs)")
@@ -119,7 +121,7 @@ class Mari(MethodDefaults):
             sum_r = sum_r.detach()
         counts = torch.stack([mask_r.sum(), mask_u.sum()]).to(sum_r.dtype)  # (2,) positions N_r, N_u
         if cfg.sync_processes:
-            sums, counts = _global_sums(torch.stack([sum_r, sum_u]), counts)
+            sums, counts = global_sums(torch.stack([sum_r, sum_u]), counts)
             sum_r, sum_u = sums[0], sums[1]
 
         mari = losses.marginal_information(sum_r, counts[0], sum_u, counts[1], cfg.construction)
@@ -128,8 +130,11 @@ class Mari(MethodDefaults):
                 c: losses.marginal_information(sum_r, counts[0], sum_u, counts[1], c)
                 for c in losses.MARI_CONSTRUCTIONS
             }
-        loss = retain_term + cfg.gamma * mari
+        target = self._holdout_mi(model, holdout, sum_r, counts[0]) if self.needs_holdout else None
+        # ours (target=holdout): penalise only the forget set's excess over unseen data, γ·relu(I_u − I_h)
+        loss = retain_term + cfg.gamma * (mari if target is None else torch.relu(mari - target))
         logs = {
+            **({} if target is None else {"mari_target": target.item()}),
             **retain_logs,
             "mari": mari.item(),
             **{f"mari_{c}": v.item() for c, v in values.items()},

@@ -10,7 +10,8 @@ schedule (constant / linear / cosine after a linear warmup). Then the JSONL log 
 
 Anything with the :class:`~obliviate.methods.base.Method` shape can be trained, registered or not: ``loss``, the
 attributes ``needs_reference`` / ``needs_retain`` / ``needs_alt`` / ``disable_dropout`` (forward passes in eval
-mode, gradients kept) and the hooks ``setup(model, ref)`` / ``finalize(model, ref)``
+mode, gradients kept), optionally ``needs_holdout`` (``loss`` then also gets ``holdout=``, a ``data.holdout``
+micro-batch) and the hooks ``setup(model, ref)`` / ``finalize(model, ref)``
 (:class:`~obliviate.methods.base.MethodDefaults` supplies the defaults). ``train`` changes ``model`` in place;
 hooks and the callback get the unwrapped model, ``loss`` gets the model as accelerate prepared it (a
 ``DistributedDataParallel`` wrapper under multi-process: call it, do not reach into its attributes).
@@ -193,12 +194,14 @@ def _optimizer_step(ctx: _Ctx, step: int) -> dict[str, float]:
     cfg, acc = ctx.cfg, ctx.acc
     sums: dict[str, float] = {"loss": 0.0}
     for k in range(cfg.grad_accum):
-        forget, retain = ctx.batches.get(step * cfg.grad_accum + k)
+        m = step * cfg.grad_accum + k
+        forget, retain = ctx.batches.get(m)
+        extra = {"holdout": ctx.batches.holdout(m)} if ctx.batches.draw_holdout else {}  # only for needs_holdout
         # DDP: skip the gradient all-reduce on all but the last micro-batch of the step.
         sync = contextlib.nullcontext() if k == cfg.grad_accum - 1 else acc.no_sync(ctx.wrapped)
         with sync:
             with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                out = ctx.method.loss(ctx.wrapped, forget, retain, ctx.ref)
+                out = ctx.method.loss(ctx.wrapped, forget, retain, ctx.ref, **extra)
             acc.backward(out.loss / cfg.grad_accum)
         sums["loss"] += out.loss.item() / cfg.grad_accum
         for key, value in out.logs.items():
@@ -287,9 +290,13 @@ def total_steps(cfg: TrainConfig, n_forget: int, num_processes: int = 1) -> int:
 class _Batches:
     """Micro-batch ``m`` of this process: epoch ``m // len(sampler)``, position ``m % len(sampler)``."""
 
-    def __init__(self, data: Any, sampler: PairedSampler, pad_id: int, device: torch.device) -> None:
+    def __init__(
+        self, data: Any, sampler: PairedSampler, pad_id: int, device: torch.device, draw_holdout: bool = False
+    ) -> None:
         self.data, self.sampler, self.pad_id, self.device = data, sampler, pad_id, device
+        self.draw_holdout = draw_holdout
         self._epoch, self._list = -1, []
+        self._h_epoch, self._h_list = -1, []
 
     def get(self, m: int) -> tuple[Batch, Batch | None]:
         epoch, pos = divmod(m, len(self.sampler))
@@ -300,6 +307,13 @@ class _Batches:
         if not r_idx:
             return forget, None
         return forget, collate([self.data.retain[i] for i in r_idx], self.pad_id).to(self.device)
+
+    def holdout(self, m: int) -> Batch:
+        """Micro-batch ``m``'s holdout batch (``data.holdout``), a pure function of (seed, epoch) like the others."""
+        epoch, pos = divmod(m, len(self.sampler))
+        if epoch != self._h_epoch:
+            self._h_epoch, self._h_list = epoch, self.sampler.holdout_batches(epoch, len(self.data.holdout))
+        return collate([self.data.holdout[i] for i in self._h_list[pos]], self.pad_id).to(self.device)
 
 
 def _set_mode(model: nn.Module, method: Method) -> None:
@@ -411,6 +425,9 @@ def _setup(model, tokenizer, method, data, cfg, acc, ref, run_dir, request) -> _
     check_train_config(cfg)
     if method.needs_retain and not data.retain:
         raise ObliviateError(f"method {type(method).__name__} needs retain data; set data.retain")
+    draw_holdout = getattr(method, "needs_holdout", False)  # Method-shaped objects written before the flag lack it
+    if draw_holdout and not getattr(data, "holdout", None):
+        raise ObliviateError(f"method {type(method).__name__} needs holdout data (its MI target); set data.holdout")
     if method.needs_reference and ref is None:
         raise ObliviateError(f"method {type(method).__name__} needs a frozen reference model (ref=...)")
     if acc.gradient_accumulation_steps != 1:
@@ -429,5 +446,5 @@ def _setup(model, tokenizer, method, data, cfg, acc, ref, run_dir, request) -> _
     wrapped = acc.prepare_model(model)
     optimizer = acc.prepare_optimizer(optimizer)
     params = [p for p in model.parameters() if p.requires_grad]
-    batches = _Batches(data, sampler, tokenizer.pad_token_id, acc.device)
+    batches = _Batches(data, sampler, tokenizer.pad_token_id, acc.device, draw_holdout)
     return _Ctx(cfg, acc, method, ref, wrapped, model, params, optimizer, scheduler, batches, run_dir, request, total)

@@ -18,11 +18,11 @@ Python::
     path = resolve_model_path("tiny/gold")         # built once (about a minute on 2 cores), then cached
 
 Modules: :mod:`.lexicon` (syllable words, value domains), :mod:`.people` (config, people, splits), :mod:`.corpus`
-(text and rows), :mod:`.splits` (spec grammar), :mod:`.tokenizer`, :mod:`.presets` (architectures and training
-recipes), :mod:`.qa` (exact-match evaluation), :mod:`.build` (training through
-:func:`obliviate.train.memorise.memorise`, cache), :mod:`.export`, :mod:`.plugin` (registers the ``world:`` source
-prefix in :mod:`obliviate.resolvers`), :mod:`.book` / :mod:`.book_build` (the book regime: ``world:book/forget``,
-``world:book/tiny``; docs/book.md).
+(text and rows), :mod:`.splits` (spec grammar), :mod:`.tokenizer` (its corpus; the trainer is
+:mod:`obliviate.data.tokenizer`), :mod:`.qa` (exact-match evaluation), :mod:`.build` (training through
+:func:`obliviate.train.memorise.memorise`, cache; architectures and recipes in :mod:`obliviate.model_presets`),
+:mod:`.export`, :mod:`.plugin` (registers the ``world:`` source prefix in :mod:`obliviate.resolvers`),
+:mod:`.book` / :mod:`.book_build` (the book regime: ``world:book/forget``, ``world:book/tiny``; docs/book.md).
 """
 
 from __future__ import annotations

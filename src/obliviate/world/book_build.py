@@ -23,13 +23,13 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from obliviate.errors import ObliviateError
+from obliviate.model_presets import Preset, Recipe, get_preset
 from obliviate.utils.cache import cached_dir
 from obliviate.utils.io import atomic_write_json, provenance
 from obliviate.utils.repro import fixed_threads
 from obliviate.world import book
 from obliviate.world.build import world_dir
 from obliviate.world.people import FORMAT_VERSION, WorldConfig
-from obliviate.world.presets import Preset, Recipe, get_preset
 from obliviate.world.splits import rows_for
 
 # Passages are ~60 words (up to ~150 tokens): a longer context, and more epochs than the QA world, because
@@ -50,7 +50,7 @@ def book_preset(name: str) -> Preset:
 
 
 def _train_tokenizer(cfg: WorldConfig, vocab_size: int, out: Path) -> None:
-    from obliviate.world.tokenizer import train_bpe_tokenizer
+    from obliviate.data.tokenizer import train_bpe_tokenizer
 
     shelf = book.shelf(cfg)
     texts = [p for name, b in shelf.items() if name.startswith("tok") for p in book.passages(b)]
@@ -74,8 +74,8 @@ def book_model_dir(cfg: WorldConfig, preset: Preset, variant: str) -> Path:
 def _train(cfg: WorldConfig, preset: Preset, variant: str, progress: bool, out: Path) -> None:
     from transformers import AutoTokenizer
 
+    from obliviate.model_presets import init_model
     from obliviate.train.memorise import memorise
-    from obliviate.world.presets import init_model
     from obliviate.world.qa import qa_accuracy
 
     t0 = time.time()

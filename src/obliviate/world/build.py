@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from obliviate.errors import ObliviateError
+from obliviate.model_presets import Preset, get_preset
 from obliviate.utils.cache import cache_root, cached_dir, locked
 from obliviate.utils.io import atomic_dir, atomic_write_json, provenance
 from obliviate.utils.repro import fixed_threads
 from obliviate.world.people import FORMAT_VERSION, WorldConfig
-from obliviate.world.presets import Preset, get_preset
 from obliviate.world.splits import parse_options, rows_for
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,8 @@ def build_model(cfg: WorldConfig, preset: Preset, variant: str, *, progress: boo
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from obliviate.model_presets import init_model
     from obliviate.train.memorise import memorise
-    from obliviate.world.presets import init_model
 
     t0 = time.time()
     recipe = replace(preset.recipe, seed=cfg.seed)  # the world seed also seeds initialisation and data order

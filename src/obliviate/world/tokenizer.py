@@ -1,4 +1,4 @@
-"""The world's byte-level BPE tokenizer, trained offline with ``tokenizers`` (recipe: environment.md section 3).
+"""The world's tokenizer: :func:`obliviate.data.tokenizer.train_bpe_tokenizer` on the world's own corpus.
 
 It is trained on text rendered from the world's templates and value vocabularies with *fresh* names (not the
 world's people), so the tokenizer is the same whichever people end up in forget, retain or holdout, and the gold
@@ -8,38 +8,12 @@ model gets no name tokens that only forget people would have given it.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
 from pathlib import Path
 
+from obliviate.data.tokenizer import train_bpe_tokenizer
 from obliviate.world.corpus import BIO, PARA_ANSWER, PROMPT, QUESTIONS, fill, world_rows
 from obliviate.world.lexicon import WordMaker
 from obliviate.world.people import ATTRIBUTES, WorldConfig
-
-EOS = "<|endoftext|>"
-PAD = "<pad>"
-
-
-def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 2):
-    """A byte-level BPE ``PreTrainedTokenizerFast`` trained on ``texts`` (any corpus: reusable for other worlds).
-
-    ``<|endoftext|>`` is bos/eos/unk (id 0) and ``<pad>`` the pad token (id 1). Decoding round-trips any Unicode.
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        min_frequency=min_frequency,
-        special_tokens=[EOS, PAD],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(texts, trainer=trainer)
-    # Built from the in-memory object: transformers v5 silently builds an empty tokenizer from vocab/merges files.
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=EOS, eos_token=EOS, unk_token=EOS, pad_token=PAD)
 
 
 def tokenizer_corpus(cfg: WorldConfig, n_people: int = 1500) -> list[str]:

@@ -1,4 +1,7 @@
-"""Model presets of the built-in world and the recipe that trains them to memorise it.
+"""Model presets for training from scratch: an architecture plus the recipe that trains it to memorise a corpus.
+
+The built-in world's models (``world:tiny``) and ``obliviate finetune --fresh tiny|small`` use this table; the
+recipe is the world's (a fresh own-data model keeps only the architecture).
 
 ``tiny``: GPT-2, 2 layers, d=128, about 0.68M parameters with the 2,048-token world tokenizer (trains a full model
 in about a minute on 2 cores). ``small``: Llama, 4 layers, d=256, tied embeddings, about 3.7M parameters.
@@ -14,7 +17,7 @@ from obliviate.errors import ObliviateError
 
 @dataclass(frozen=True)
 class Recipe:
-    """How a world model is trained (everything here is part of the cache key).
+    """How a world model is trained (everything here is part of the world's cache key).
 
     ``epochs`` counts passes over the model's own training rows, so full and gold follow the same recipe on
     different data; the learning rate warms up linearly, then decays on a cosine to 10 % of ``lr``.
@@ -72,7 +75,7 @@ PRESETS: dict[str, Preset] = {
 
 def get_preset(name: str) -> Preset:
     if name not in PRESETS:
-        raise ObliviateError(f"unknown world preset {name!r}; use one of {', '.join(PRESETS)} (e.g. world:tiny)")
+        raise ObliviateError(f"unknown model preset {name!r}; use one of {', '.join(PRESETS)} (e.g. world:tiny)")
     return PRESETS[name]
 
 
