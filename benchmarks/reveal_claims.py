@@ -2,7 +2,8 @@
 
 Studies (``--study``):
 
-* ``claims``: each task in ``--tasks``, negate and ascent mode, retain module on / off. Reports every number the
+* ``claims``: each task in ``--tasks``, negate and ascent mode, retain module on / off, and the retain module alone
+  (lam_neg 0: the round adapters are zeroed, only the retain adapter acts). Reports every number the
   claims concern: NER F1 per entity type (PER, LOC, ORG), code pass@1 and math exact match, toxic rate and neutral
   perplexity; each target from issue 12 is marked met / missed per seed.
 * ``orth``: toxicity (the fastest task), lam_orth in {0, 0.1, 0.5, 2} x retain module on / off (negate mode).
@@ -70,6 +71,7 @@ def variants(study: str) -> dict[str, dict]:
     return {
         "negate, retain module on": {},
         "negate, retain module off": {"retain_module": False},
+        "retain module alone (negate with lam_neg 0)": {"lam_neg": 0.0},
         "ascent (NPO + retain NLL), retain module on": ascent,
         "ascent (NPO + retain NLL), retain module off": {**ascent, "retain_module": False},
     }

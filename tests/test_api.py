@@ -25,7 +25,10 @@ def test_run_dir_layout_and_reload_gives_identical_logits(run_overrides, tmp_pat
     res = unlearn(_cfg(run_overrides, train__max_steps=4, train__log_every=2), progress=False)
     out = tmp_path / "run"
     assert res.run_dir == out and res.model_dir == out / "model"
-    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "model", "summary.json", "train_log.jsonl"]
+    # receipt.json: the deletion receipt every run folder carries (issue 13)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.yaml", "model", "receipt.json", "summary.json", "train_log.jsonl"
+    ]  # fmt: skip
     assert not work_dir(out).exists()
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["method"]["name"] == "graddiff" and "obliviate_version" in saved and "git_sha" in saved

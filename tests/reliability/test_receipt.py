@@ -98,3 +98,12 @@ def test_report_has_a_receipt_section(run_with_receipt, tmp_path):
 def test_verify_receipt_without_a_receipt_is_a_clear_error(cli, tmp_path):
     code, _, err = cli("verify-receipt", tmp_path)
     assert code == 2 and err.startswith("error: ") and "receipt.json not found" in err
+
+
+def test_a_resumed_run_records_its_checkpoint(tmp_path, tiny_gpt2_dir, tiny_data_files):
+    from obliviate.config import load_config
+    from obliviate.receipt import build_receipt
+
+    cfg = load_config(None, [f"model.path={tiny_gpt2_dir}", f"data.forget=[{tiny_data_files['forget']}]"])
+    doc = build_receipt(tmp_path, cfg, resumed=True, resumed_at={"request": 0, "step": 3, "lr": 1e-4})
+    assert doc["resumed"] == {"resumed": True, "from": {"request": 0, "step": 3}}

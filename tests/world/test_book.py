@@ -87,6 +87,7 @@ def test_book_model_memorises_the_forget_book(book_models, tmp_path):
         for v, p in book_models.items()
     }
     assert res["full"]["verbmem_rouge"].value > res["gold"]["verbmem_rouge"].value + 0.3
-    assert res["full"]["forget_nll"].value < res["gold"]["forget_nll"].value
-    # never trained on the holdout book: the original tells forget passages from holdout ones, gold cannot
-    assert res["full"]["mia_loss"].value > 0.9 and abs(res["gold"]["mia_loss"].value - 0.5) < 0.3
+    assert res["full"]["forget_nll"].value < 0.1 * res["gold"]["forget_nll"].value
+    # membership: the original tells forget passages from holdout ones at least as well as gold does (gold's AUC is
+    # the reference, not 0.5: forget and holdout are two different books, one draw each, docs/book.md)
+    assert res["full"]["mia_loss"].value >= res["gold"]["mia_loss"].value

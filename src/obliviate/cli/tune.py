@@ -18,11 +18,9 @@ EXAMPLES = """examples:
       --gold world:tiny/gold --out runs/tune
   # -> runs/tune/npo/selected (a normal run folder), runs/tune/tune.json, runs/tune/report/tune.md
 
-  # run it again after a crash (kill -9 included): finished trials are kept, the study continues
-  obliviate tune --config configs/smoke_tiny.yaml --methods npo --trials 6 --steps 10:40 --out runs/tune
-
-  # a second process (or machine, with --storage postgresql://...) works on the same study at the same time
-  obliviate tune ... --out runs/tune --storage sqlite:////abs/path/runs/tune/study.db
+  # the same command again after a crash (kill -9 included) continues the study; finished trials are kept.
+  # Started twice at once (same arguments), two processes share the study; several machines share one through
+  # --storage postgresql://user@host/db (each with its own --out)
 
   # several methods, a grid instead of TPE, a 1 % retain budget:
   obliviate tune --config configs/smoke_tiny.yaml --methods graddiff,npo,mari --sampler grid --grid-points 2 \\

@@ -3,6 +3,10 @@
 A method module holds ``<Name>Config`` (a dataclass whose fields carry ``field(metadata={"help": ...})``) and
 ``<Name>(MethodDefaults)`` decorated with ``@register_method("<name>")``. What methods share (the retain term)
 comes by composition through :class:`RetainTerm`.
+
+Method modules import torch and :mod:`obliviate.losses` inside the functions that compute (``nn`` only for
+annotations, under ``TYPE_CHECKING``): listing the methods and their options (``obliviate methods``, config checks)
+then never loads torch. ``tests/test_startup.py`` fails when a module-level torch import comes back.
 """
 
 from __future__ import annotations
@@ -10,14 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-import torch
-from torch import nn
-
-from obliviate import losses
 from obliviate.registry import Registry
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
     from obliviate.reference import Reference
 
 
@@ -107,12 +110,16 @@ class RetainTerm:
 
     def __call__(self, model: nn.Module, retain: Batch | None, ref: Reference | None) -> tuple[torch.Tensor, dict]:
         """Weighted retain loss and its log entry; a zero tensor when inactive or when there is no retain batch."""
+        import torch
+
         if not self.active or retain is None:
             return torch.zeros((), device=retain.input_ids.device if retain is not None else "cpu"), {}
         return self.on_logits(forward_logits(model, retain), retain, ref)
 
     def on_logits(self, logits: torch.Tensor, retain: Batch, ref: Reference | None) -> tuple[torch.Tensor, dict]:
         """The weighted term from the model's (B, T, V) retain logits (for a method that needs them anyway)."""
+        from obliviate import losses
+
         if not self.active:
             return logits.new_zeros(()), {}
         if self.kind == "nll":

@@ -20,13 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from torch import nn
-
-from obliviate import losses
 from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from obliviate.reference import Reference
 
 
@@ -56,6 +55,8 @@ class DPO(MethodDefaults):
         self.needs_alt = True
 
     def loss(self, model: nn.Module, forget: Batch, retain: Batch | None, ref: Reference | None) -> LossOutput:
+        from obliviate import losses
+
         if ref is None:
             raise RuntimeError("dpo needs the frozen reference model")
         idk = forget.alt

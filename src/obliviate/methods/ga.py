@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from torch import nn
-
-from obliviate import losses
 from obliviate.methods.base import MethodDefaults, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from obliviate.reference import Reference
 
 
@@ -41,5 +40,7 @@ class GA(MethodDefaults):
         self.needs_alt = False
 
     def loss(self, model: nn.Module, forget: Batch, retain: Batch | None, ref: Reference | None) -> LossOutput:
+        from obliviate import losses
+
         nll = losses.masked_mean_nll(forward_logits(model, forget), forget.labels)
         return LossOutput(loss=-nll, logs={"forget_nll": nll.item()})

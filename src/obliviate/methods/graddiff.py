@@ -15,13 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from torch import nn
-
-from obliviate import losses
 from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from obliviate.reference import Reference
 
 
@@ -46,6 +45,8 @@ class GradDiff(MethodDefaults):
         self.needs_alt = False
 
     def loss(self, model: nn.Module, forget: Batch, retain: Batch | None, ref: Reference | None) -> LossOutput:
+        from obliviate import losses
+
         nll = losses.masked_mean_nll(forward_logits(model, forget), forget.labels)
         retain_loss, retain_logs = self.cfg.retain(model, retain, ref)
         return LossOutput(loss=-self.cfg.gamma * nll + retain_loss, logs={"forget_nll": nll.item(), **retain_logs})

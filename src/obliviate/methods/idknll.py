@@ -17,13 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from torch import nn
-
-from obliviate import losses
 from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from obliviate.reference import Reference
 
 
@@ -48,6 +47,8 @@ class IdkNLL(MethodDefaults):
         self.needs_alt = True
 
     def loss(self, model: nn.Module, forget: Batch, retain: Batch | None, ref: Reference | None) -> LossOutput:
+        from obliviate import losses
+
         if forget.alt is None:
             raise RuntimeError(
                 "idknll needs forget batches with refusal answers (forget.alt): build data with need_alt"

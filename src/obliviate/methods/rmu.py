@@ -22,15 +22,14 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-import torch
-from torch import nn
-
-from obliviate import losses
 from obliviate.errors import ObliviateError
 from obliviate.methods.base import MethodDefaults, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
     from obliviate.reference import Reference
 
 
@@ -76,6 +75,8 @@ class RMU(MethodDefaults):
 
     def setup(self, model: nn.Module, ref: Reference | None) -> None:
         """Resolve the layer, draw the control vector and narrow the trainable parameters to the selection."""
+        import torch
+
         config = getattr(model, "config", None)
         n_layers, dim = getattr(config, "num_hidden_layers", None), getattr(config, "hidden_size", None)
         if n_layers is None or dim is None:
@@ -110,6 +111,8 @@ class RMU(MethodDefaults):
         return out.hidden_states[self.layer + 1]  # (B, T, D); index 0 is the embeddings
 
     def loss(self, model: nn.Module, forget: Batch, retain: Batch | None, ref: Reference | None) -> LossOutput:
+        from obliviate import losses
+
         if self.control is None:
             raise RuntimeError("rmu.setup(model, ref) must run before the first loss")
         h_f = self._hidden(model(**forget.model_inputs(), output_hidden_states=True))

@@ -18,13 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from torch import nn
-
-from obliviate import losses
 from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from obliviate.reference import Reference
 
 
@@ -57,6 +56,8 @@ class SimNPO(MethodDefaults):
         self.needs_alt = False
 
     def loss(self, model: nn.Module, forget: Batch, retain: Batch | None, ref: Reference | None) -> LossOutput:
+        from obliviate import losses
+
         avg_logp = losses.sequence_logprob(forward_logits(model, forget), forget.labels, average=True)  # (B,)
         forget_loss = losses.simnpo_term(avg_logp, self.cfg.beta, self.cfg.delta)
         retain_loss, retain_logs = self.cfg.retain(model, retain, ref)

@@ -21,15 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-import torch
-from torch import nn
-
-from obliviate import losses
 from obliviate.errors import ObliviateError
 from obliviate.methods.base import MethodDefaults, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from obliviate.reference import Reference
 
 
@@ -53,12 +51,19 @@ class TaskVector(MethodDefaults):
         self.needs_alt = False
 
     def loss(self, model: nn.Module, forget: Batch, retain: Batch | None, ref: Reference | None) -> LossOutput:
+        from obliviate import losses
+
         nll = losses.masked_mean_nll(forward_logits(model, forget), forget.labels)
         return LossOutput(loss=nll, logs={"forget_nll": nll.item()})
 
-    @torch.no_grad()
     def finalize(self, model: nn.Module, ref: Reference | None) -> None:
         """Replace the fine-tuned weights by θ_ref − α · (θ − θ_ref) (LoRA: B ← −α · B)."""
+        import torch
+
+        with torch.no_grad():
+            self._negate(model, ref)
+
+    def _negate(self, model: nn.Module, ref: Reference | None) -> None:
         alpha = self.cfg.alpha
         params = list(model.named_parameters())
         if any("lora_" in name for name, _ in params):

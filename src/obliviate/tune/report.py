@@ -13,6 +13,7 @@ tune.json::
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 from obliviate.tune.objective import pareto_front, select
 from obliviate.utils.io import atomic_write_json, atomic_write_text, provenance
 
+log = logging.getLogger(__name__)
 MIN_IMPORTANCE_TRIALS = 4  # fANOVA on fewer complete trials says nothing
 
 
@@ -78,8 +80,10 @@ def write_tune_outputs(ctx: Any, studies: dict[str, Any]) -> Any:
     selected: dict[str, Path | None] = {}
     for method, d in docs.items():
         selected[method] = None
-        if d["selected"] is not None:
-            t = next(t for t in d["trials"] if t["number"] == d["selected"])
+        t = next((t for t in d["trials"] if t["number"] == d["selected"]), None)
+        if t is not None and not Path(t["run_dir"]).is_dir():  # run by another machine sharing the storage
+            log.warning("%s: the selected trial's run folder %s is not on this machine", method, t["run_dir"])
+        elif t is not None:
             selected[method] = ctx.out / method / "selected"
             record = {"study": d["study"], "trial": t["number"], "point": t["point"], "scores": t["scores"]}
             copy_selected(Path(t["run_dir"]), selected[method], record)

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from obliviate.data.tokenizer import EOS, PAD  # the special tokens every from-scratch tokenizer here uses
 from obliviate.errors import ObliviateError
 from obliviate.utils.cache import cache_root, cached_dir
 
 FORMAT_VERSION = 2  # bump when generated documents change, so cached task models are rebuilt
-EOS, PAD = "<|endoftext|>", "<pad>"
 OPEN, CLOSE = "<i>", "</i>"
 
 
