@@ -109,7 +109,8 @@ def pareto(doc: dict) -> dict[str, str]:
     for m, p in pts.items():
         by = [o for o, q in pts.items() if o != m and dom(q, p)]
         beats = [o for o, q in pts.items() if o != m and dom(p, q)]
-        out[m] = f"dominated by {', '.join(by)}" if by else ("dominating" if len(beats) == len(pts) - 1 else "front")
+        lead = "dominating" if len(beats) == len(pts) - 1 > 0 else "front"
+        out[m] = f"dominated by {', '.join(by)}" if by else lead
     return out
 
 
@@ -126,6 +127,10 @@ def write_md(doc: dict, path: Path) -> None:
         "", "Pareto: over the seed means of (|forget NLL − gold's forget NLL|, retain-book NLL), both lower is "
         "better.", "", head, "|" + "---|" * (len(COLUMNS) + 2),
     ]  # fmt: skip
+    if doc.get("merged_from"):
+        n = len(doc["merged_from"])
+        lines[4:4] = [f"Run as {n} parallel processes (one per method) and merged; the same settings in one "
+                      "process: `python benchmarks/mari_book.py` with the options above.", ""]  # fmt: skip
     for role in ("original", "gold"):
         lines.append(f"| {role} | " + " | ".join(_ms([refs[role][c]], k, f) for c, k, f in COLUMNS) + " | |")
     for m in s["methods"]:

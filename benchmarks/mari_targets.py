@@ -31,6 +31,7 @@ import torch
 from obliviate.api import unlearn
 from obliviate.config import load_config
 from obliviate.eval import EvalOptions, evaluate
+from obliviate.methods.mari import MariConfig
 from obliviate.utils.io import atomic_write_json, atomic_write_text
 from obliviate.world import load_split_rows, resolve_model_path
 
@@ -65,13 +66,16 @@ def one_run(prefix: str, target: str, seed: int, holdout_file: Path, refs: dict,
     cfg = load_config(
         ROOT / "configs" / "mari.yaml",
         [f"model.path=world:{prefix}/tiny", f"data.retain=world:{prefix}/retain90", f"data.holdout={holdout_file}",
-         f"method.args.target={target}", f"train.seed={seed}", f"output_dir={out / 'run'}", "overwrite=true"],
+         f"method.args.target={target}", f"train.seed={seed}", f"output_dir={out / 'run'}", "overwrite=true",
+         "train.log_every=1"],
     )  # fmt: skip
     cfg.data.forget = [f"world:{prefix}/forget10"]
     result = unlearn(cfg, progress=False)
     log = [json.loads(x) for x in (out / "run" / "train_log.jsonl").read_text().splitlines()]
     m = metrics_of(result.model_dir, out / "eval", prefix, refs)
-    return {"target": target, "seed": seed, **m, "mi_last": log[-1]["mari"], "target_last": log[-1].get("mari_target")}
+    active = [r["mari"] > r["mari_target"] for r in log] if target == "holdout" else [True]
+    return {"target": target, "seed": seed, **m, "mi_last": log[-1]["mari"], "target_last": log[-1].get("mari_target"),
+            "mi_term_active": sum(active) / len(active)}  # fmt: skip
 
 
 def _mean_sd(xs: list[float | None]) -> str:
@@ -88,26 +92,28 @@ def render(res: dict) -> str:
         "# MarI targets: the paper's (zero) and ours (holdout) against the gold model",
         "",
         f"Recipe `configs/mari.yaml` for both targets (lr {a['lr']:g}, {a['steps']} steps, batch {a['batch_size']} "
-        f"forget + {a['retain_batch_size']} retain, method args {a['args']}); worlds `people=60` (tiny preset, world "
-        f"seed 0, forget10); training seeds {a['seeds']}; {res['device']}, {a['threads']} thread(s). Holdout10 split "
-        "by person: 3 people (18 rows) are the training target's holdout (I_h), the other 3 the evaluation holdout "
-        "(AUC f-h). Mean ± sd over seeds. forget quality: KS p-value vs gold (higher is closer to gold); "
-        "AUC f-h = P(NLL_holdout > NLL_forget), gold's value is the reference; I_u / I_h: last logged batch values "
-        "(full_vs_retain, nats).",
+        f"forget + {a['retain_batch_size']} retain, γ {a['gamma']:g}, method args {a['args']}); worlds `people=60` "
+        f"(tiny preset, world seed 0, forget10); training seeds {a['seeds']}; {res['device']}, {a['threads']} "
+        "thread(s). Holdout10 split by person: 3 people (18 rows) are the training target's holdout (I_h), the "
+        "other 3 the evaluation holdout (AUC f-h). Mean ± sd over seeds. forget quality: KS p-value vs gold "
+        "(higher is closer to gold); AUC f-h = P(NLL_holdout > NLL_forget), gold's value is the reference; "
+        "I_u / I_h: last logged batch values (full_vs_retain, nats); active: fraction of steps whose MI term had "
+        "a gradient (I_u > I_h; always 1 for zero).",
         "",
-        "| world | model | forget quality | forget acc | retain acc | AUC f-h | I_u | I_h |",
-        "|---|---|---|---|---|---|---|---|",
+        "| world | model | forget quality | forget acc | retain acc | AUC f-h | I_u | I_h | active |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for world, w in res["worlds"].items():
         for ref in ("original", "gold"):
             r = w[ref]
             lines.append(
                 f"| {world} | *{ref}* | {_mean_sd([r['forget_quality']])} | {_mean_sd([r['forget_acc']])} | "
-                f"{_mean_sd([r['retain_acc']])} | {_mean_sd([r['mia_loss']])} | | |"
+                f"{_mean_sd([r['retain_acc']])} | {_mean_sd([r['mia_loss']])} | | | |"
             )
         for target in TARGETS:
             runs = [r for r in w["runs"] if r["target"] == target]
-            cells = " | ".join(_mean_sd([r[k] for r in runs]) for k in [*METRICS, "mi_last", "target_last"])
+            keys = [*METRICS, "mi_last", "target_last", "mi_term_active"]
+            cells = " | ".join(_mean_sd([r[k] for r in runs]) for k in keys)
             lines.append(f"| {world} | mari target={target} | {cells} |")
     lines.append("")
     return "\n".join(lines)
@@ -125,7 +131,8 @@ def main() -> None:
     recipe = load_config(ROOT / "configs" / "mari.yaml")
     t = recipe.train
     settings = {"seeds": seeds, "threads": a.threads, "lr": t.lr, "steps": t.max_steps, "batch_size": t.batch_size,
-                "retain_batch_size": t.retain_batch_size, "args": recipe.method.args}  # fmt: skip
+                "retain_batch_size": t.retain_batch_size, "args": recipe.method.args,
+                "gamma": recipe.method.args.get("gamma", MariConfig().gamma)}  # fmt: skip
     res: dict = {"settings": settings, "device": "cuda" if torch.cuda.is_available() else "cpu", "worlds": {}}
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)

@@ -195,7 +195,8 @@ def merge(args) -> None:
         for block, other in zip(blocks, part["blocks"]):
             runs = {v["name"]: v["runs"] for v in other["variants"]}
             for v in block["variants"]:
-                v["runs"] += runs.get(v["name"], [])
+                seen = {r["seed"] for r in v["runs"]}  # a file merged before may already hold a seed
+                v["runs"] += [r for r in runs.get(v["name"], []) if r["seed"] not in seen]
     for key in ("rounds", "steps", "n", "budget", "pool", "lam_neg"):  # the runs' sizes, not this command's
         setattr(args, key, parts[0]["args"].get(key, getattr(args, key)))
     args.seeds = max(len(v["runs"]) for b in blocks for v in b["variants"])

@@ -14,7 +14,7 @@ def test_help_shows_runnable_examples(capsys):
         assert e.code == 0
     out = capsys.readouterr().out
     assert "obliviate eval --model world:tiny --gold world:tiny/gold --suite world" in out
-    assert "--suite {world,tofu,muse,custom}" in out
+    assert "--suite {world,book,tofu,muse,custom}" in out
 
 
 def test_custom_suite_writes_eval_json_and_summary(tmp_path, tiny_gpt2_dir, tiny_data_files, capsys):
