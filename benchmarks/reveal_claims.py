@@ -71,7 +71,7 @@ def variants(study: str) -> dict[str, dict]:
     return {
         "negate, retain module on": {},
         "negate, retain module off": {"retain_module": False},
-        "retain module alone (negate with lam_neg 0)": {"lam_neg": 0.0},
+        "retain module alone (lam_neg 0)": {"lam_neg": 0.0},
         "ascent (NPO + retain NLL), retain module on": ascent,
         "ascent (NPO + retain NLL), retain module off": {**ascent, "retain_module": False},
     }
@@ -121,6 +121,12 @@ def render(study: str, blocks: list[dict], args) -> str:
              f"{args.budget} of a {args.pool}-instruction pool, utility budget 0.1 (default), negation scale "
              f"{args.lam_neg}, lam_orth 0.5 unless the variant says otherwise. Sized down for a shared 2-core "
              "machine.",
+             "",
+             f"Regenerate: `OMP_NUM_THREADS=2 python benchmarks/reveal_claims.py --study {study} --tasks {args.tasks} "
+             f"--variants '{args.variants}' --seeds {args.seeds} --rounds {args.rounds} --steps {args.steps} "
+             f"--n {args.n} --budget {args.budget} --pool {args.pool} --lam-neg {args.lam_neg} "
+             f"--suffix '{args.suffix}'` "
+             "(the seeds ran side by side with `--seed0 k --seeds 1` and were combined with `--merge`).",
              ""]  # fmt: skip
     for b in blocks:
         tname, keys = b["task"].split("/")[0], SHOWN[b["task"].split("/")[0]]
@@ -197,7 +203,16 @@ def merge(args) -> None:
             for v in block["variants"]:
                 seen = {r["seed"] for r in v["runs"]}  # a file merged before may already hold a seed
                 v["runs"] += [r for r in runs.get(v["name"], []) if r["seed"] not in seen]
-    for key in ("rounds", "steps", "n", "budget", "pool", "lam_neg"):  # the runs' sizes, not this command's
+    for key in (
+        "rounds",
+        "steps",
+        "n",
+        "budget",
+        "pool",
+        "lam_neg",
+        "tasks",
+        "variants",
+    ):  # the runs' sizes, not this command's
         setattr(args, key, parts[0]["args"].get(key, getattr(args, key)))
     args.seeds = max(len(v["runs"]) for b in blocks for v in b["variants"])
     args.seed0 = min(r["seed"] for b in blocks for v in b["variants"] for r in v["runs"])
