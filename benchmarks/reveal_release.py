@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from obliviate.config import TrainConfig
-from obliviate.reveal.objective import AscentConfig, RevealReleaseConfig
 from obliviate.reveal.generate import ForgetSetConfig, SampleConfig
+from obliviate.reveal.objective import AscentConfig, RevealReleaseConfig
 from obliviate.reveal.release import Evaluation, reveal_and_release
 from obliviate.reveal.runner import RevealConfig
 from obliviate.reveal.tasks import get_task
@@ -71,10 +71,10 @@ def run_oracle(task, path, n: int, steps: int, lam_neg: float) -> dict:
     """One negate round fitted on the task's true forget documents (no Reveal)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from obliviate.reveal.objective import RevealRelease
     from obliviate.reveal import olora
-    from obliviate.train.memorise import rows_to_data
+    from obliviate.reveal.objective import RevealRelease
     from obliviate.train.loop import train
+    from obliviate.train.memorise import rows_to_data
 
     model, tok = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
     base = task.evaluate(model, tok)

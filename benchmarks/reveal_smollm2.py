@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from obliviate.config import ModelConfig, TrainConfig
-from obliviate.reveal.objective import RevealReleaseConfig
 from obliviate.reveal.generate import ForgetSetConfig, SampleConfig, sample_continuations
+from obliviate.reveal.objective import RevealReleaseConfig
 from obliviate.reveal.policies import PolicyConfig
 from obliviate.reveal.release import Evaluation, reveal_and_release
 from obliviate.reveal.runner import RevealConfig

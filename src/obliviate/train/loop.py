@@ -425,7 +425,7 @@ def _setup(model, tokenizer, method, data, cfg, acc, ref, run_dir, request) -> _
     check_train_config(cfg)
     if method.needs_retain and not data.retain:
         raise ObliviateError(f"method {type(method).__name__} needs retain data; set data.retain")
-    draw_holdout = getattr(method, "needs_holdout", False)  # Method-shaped objects written before the flag lack it
+    draw_holdout = method.needs_holdout
     if draw_holdout and not getattr(data, "holdout", None):
         raise ObliviateError(f"method {type(method).__name__} needs holdout data (its MI target); set data.holdout")
     if method.needs_reference and ref is None:

@@ -118,7 +118,8 @@ def _check(cfg: RunConfig, settings: TuneSettings, out: Path) -> dict[str, Space
         spaces[m] = Space(m, settings.lr, settings.steps, settings.check_every)
         spaces[m].check()
         point = {"lr": settings.lr[0], "steps": settings.steps[0], **{p.name: p.low for p in spaces[m].params}}
-        check_config(_trial_config(cfg, m, point, out / m / "trials" / "0000", 1))
+        # A path no trial uses: trial 0000 may be running (locked) in another process sharing the study.
+        check_config(_trial_config(cfg, m, point, out / m / "trials" / "config-check", 1))
     return spaces
 
 
