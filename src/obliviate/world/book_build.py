@@ -17,9 +17,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 from obliviate.errors import ObliviateError
@@ -28,7 +27,7 @@ from obliviate.utils.cache import cached_dir
 from obliviate.utils.io import atomic_write_json, provenance
 from obliviate.utils.repro import fixed_threads
 from obliviate.world import book
-from obliviate.world.build import world_dir
+from obliviate.world.build import model_record, train_from_scratch, world_dir
 from obliviate.world.people import FORMAT_VERSION, WorldConfig
 from obliviate.world.splits import rows_for
 
@@ -74,8 +73,6 @@ def book_model_dir(cfg: WorldConfig, preset: Preset, variant: str) -> Path:
 def _train(cfg: WorldConfig, preset: Preset, variant: str, progress: bool, out: Path) -> None:
     from transformers import AutoTokenizer
 
-    from obliviate.model_presets import init_model
-    from obliviate.train.memorise import memorise
     from obliviate.world.qa import qa_accuracy
 
     t0 = time.time()
@@ -83,28 +80,16 @@ def _train(cfg: WorldConfig, preset: Preset, variant: str, progress: bool, out: 
     tokenizer = AutoTokenizer.from_pretrained(str(ensure_book_tokenizer(cfg, preset.vocab_size)))
     split = "train_full" if variant == "full" else "train_gold"
     rows = book.book_rows(cfg, split) + rows_for(cfg, "general", "all") * (recipe.general_repeat - 1)
-    if progress:
-        print(f"world: training book/{preset.name}/{variant} ({len(rows)} rows x {recipe.epochs} epochs)",
-              file=sys.stderr)  # fmt: skip
-    model = init_model(preset, tokenizer, seed=recipe.seed)
-    run = memorise(model, tokenizer, rows, recipe.train_config(), out, max_length=recipe.max_length,
-                   progress=progress)  # fmt: skip
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
+    model, run = train_from_scratch(
+        preset, tokenizer, rows, recipe, out, label=f"book/{preset.name}/{variant}", progress=progress
+    )
     qa = {s: book.book_rows(cfg, s) for s in ("qa", "retain_qa")} | {"general": rows_for(cfg, "general", "qa")}
     em = {s: qa_accuracy(model, tokenizer, r, batch_size=128).accuracy for s, r in qa.items()}
+    trained_on = f"book/{split} (general knowledge x{recipe.general_repeat})"
     record = {
-        "world": {**cfg.__dict__, "key": cfg.key()},
+        **model_record(cfg, preset, variant, recipe, trained_on, model, run, t0),
         "book_key": book_key(cfg),
         "books": {n: b.title for n, b in book.shelf(cfg).items() if not n.startswith("tok")},
-        "preset": preset.as_dict(),
-        "variant": variant,
-        "recipe": asdict(recipe),
-        "trained_on": f"book/{split} (general knowledge x{recipe.general_repeat})",
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "training": run,
-        "build_time_s": round(time.time() - t0, 2),
         "exact_match": em,
         **provenance(),
     }

@@ -92,54 +92,66 @@ def evaluate_world_model(
     return {"exact_match": em, "baselines": forget_baselines(cfg, pct)}
 
 
-@fixed_threads()  # the same weights on every machine, whatever its core count (see obliviate.utils.repro)
-def build_model(cfg: WorldConfig, preset: Preset, variant: str, *, progress: bool = True) -> Path:
-    """Train one world model from scratch and save it (atomically) with its record; returns its folder."""
-    from transformers import AutoTokenizer
+def train_from_scratch(preset: Preset, tokenizer: Any, rows: list[dict], recipe: Any, out: Path, *, label: str,
+                       progress: bool) -> tuple[Any, dict]:  # fmt: skip
+    """Train ``preset`` from its seeded initialisation on ``rows`` through the one loop and save model + tokenizer
+    into ``out``; returns ``(model, the loop's run record)``. World and book models are built by this one path."""
     from transformers.utils import logging as hf_logging
 
     from obliviate.model_presets import init_model
     from obliviate.train.memorise import memorise
 
-    t0 = time.time()
-    recipe = replace(preset.recipe, seed=cfg.seed)  # the world seed also seeds initialisation and data order
-    tok_dir = ensure_tokenizer(cfg, preset.vocab_size)
-    tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
-    rows = training_rows(cfg, variant, recipe.general_repeat)
     if progress:
-        print(
-            f"world: training {preset.name}/{variant} ({len(rows)} rows x {recipe.epochs} epochs)",
-            file=sys.stderr,
-        )
+        print(f"world: training {label} ({len(rows)} rows x {recipe.epochs} epochs)", file=sys.stderr)
     bars = hf_logging.is_progress_bar_enabled()
     if not progress:
         hf_logging.disable_progress_bar()  # "Writing model shards" bars
     try:
-        with atomic_dir(model_dir(cfg, preset, variant)) as tmp:
-            model = init_model(preset, tokenizer, seed=recipe.seed)
-            run = memorise(
-                model, tokenizer, rows, recipe.train_config(), tmp, max_length=recipe.max_length, progress=progress
-            )
-            model.generation_config.pad_token_id = tokenizer.pad_token_id
-            model.save_pretrained(str(tmp))
-            tokenizer.save_pretrained(str(tmp))
-            scores = evaluate_world_model(model, tokenizer, cfg, variant, progress=progress)
-            record = {
-                "world": {**cfg.__dict__, "key": cfg.key()},
-                "preset": preset.as_dict(),
-                "variant": variant,
-                "recipe": asdict(recipe),
-                "trained_on": f"{training_split(variant)} (general knowledge x{recipe.general_repeat})",
-                "parameters": sum(p.numel() for p in model.parameters()),
-                "training": run,
-                "build_time_s": round(time.time() - t0, 2),
-                **scores,
-                **provenance(),
-            }
-            atomic_write_json(tmp / "world_model.json", record)
+        model = init_model(preset, tokenizer, seed=recipe.seed)
+        run = memorise(
+            model, tokenizer, rows, recipe.train_config(), out, max_length=recipe.max_length, progress=progress
+        )
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        model.save_pretrained(str(out))
+        tokenizer.save_pretrained(str(out))
     finally:
         if bars:
             hf_logging.enable_progress_bar()
+    return model, run
+
+
+def model_record(cfg: WorldConfig, preset: Preset, variant: str, recipe: Any, trained_on: str, model: Any,
+                 run: dict, t0: float) -> dict[str, Any]:  # fmt: skip
+    """The fields every built model's ``world_model.json`` carries (callers add their scores and provenance)."""
+    return {
+        "world": {**cfg.__dict__, "key": cfg.key()},
+        "preset": preset.as_dict(),
+        "variant": variant,
+        "recipe": asdict(recipe),
+        "trained_on": trained_on,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "training": run,
+        "build_time_s": round(time.time() - t0, 2),
+    }
+
+
+@fixed_threads()  # the same weights on every machine, whatever its core count (see obliviate.utils.repro)
+def build_model(cfg: WorldConfig, preset: Preset, variant: str, *, progress: bool = True) -> Path:
+    """Train one world model from scratch and save it (atomically) with its record; returns its folder."""
+    from transformers import AutoTokenizer
+
+    t0 = time.time()
+    recipe = replace(preset.recipe, seed=cfg.seed)  # the world seed also seeds initialisation and data order
+    tokenizer = AutoTokenizer.from_pretrained(str(ensure_tokenizer(cfg, preset.vocab_size)))
+    rows = training_rows(cfg, variant, recipe.general_repeat)
+    with atomic_dir(model_dir(cfg, preset, variant)) as tmp:
+        model, run = train_from_scratch(
+            preset, tokenizer, rows, recipe, tmp, label=f"{preset.name}/{variant}", progress=progress
+        )
+        scores = evaluate_world_model(model, tokenizer, cfg, variant, progress=progress)
+        trained_on = f"{training_split(variant)} (general knowledge x{recipe.general_repeat})"
+        record = {**model_record(cfg, preset, variant, recipe, trained_on, model, run, t0), **scores, **provenance()}
+        atomic_write_json(tmp / "world_model.json", record)
     return model_dir(cfg, preset, variant)
 
 
