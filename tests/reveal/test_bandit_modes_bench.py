@@ -3,20 +3,15 @@ run writes both result files with every policy row."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "reveal_bandit_modes.py"
+from bench_scripts import load_script
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("reveal_bandit_modes", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("reveal_bandit_modes")
 
 
 def test_multimodal_pool_has_a_decoy_majority_and_a_higher_rare_mode():

