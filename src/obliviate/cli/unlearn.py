@@ -12,6 +12,7 @@ import inspect
 import json
 import logging
 import os
+import sys
 import typing
 from typing import Any
 
@@ -162,12 +163,16 @@ def run_methods(args: argparse.Namespace) -> int:
             method_class(args.name)  # an unknown name fails here, with suggestions
         methods = [m for m in methods if m["name"] == args.name]
         pipelines = [p for p in pipelines if p["name"] == args.name]
-    for m in methods + pipelines:  # a closed pipe (`obliviate methods | head`) is handled once, in cli.main
-        kind = " (whole-run pipeline)" if m in pipelines else ""
-        print(f"{m['name']}: {m['doc']}{kind}")
-        for o in m["options"]:
-            help_ = f"  # {o['help']}" if o["help"] else ""
-            print(f"    method.args.{o['name']}: {o['type']} = {o['default']}{help_}")
+    try:
+        for m in methods + pipelines:
+            kind = " (whole-run pipeline)" if m in pipelines else ""
+            print(f"{m['name']}: {m['doc']}{kind}")
+            for o in m["options"]:
+                help_ = f"  # {o['help']}" if o["help"] else ""
+                print(f"    method.args.{o['name']}: {o['type']} = {o['default']}{help_}")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `obliviate methods | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
     return 0
 
 

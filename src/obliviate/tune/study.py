@@ -153,6 +153,7 @@ def _storage(settings: TuneSettings, out: Path) -> Any:
     """RDB storage with heartbeats (a dead process's trial is failed and retried once) and, for SQLite, a long
     lock timeout so several processes can share the file."""
     import optuna
+    import sqlalchemy.exc
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     url = settings.storage or f"sqlite:///{(out / 'study.db').resolve()}"
@@ -165,7 +166,7 @@ def _storage(settings: TuneSettings, out: Path) -> Any:
                 grace_period=2 * settings.heartbeat,
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
             )  # fmt: skip
-        except optuna.exceptions.StorageInternalError as e:
+        except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.OperationalError) as e:  # "already exists"
             if attempt == 2:
                 raise ObliviateError(f"cannot open --storage {url!r}: {e}") from None
             time.sleep(1 + attempt)
