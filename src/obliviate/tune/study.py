@@ -166,7 +166,7 @@ def _storage(settings: TuneSettings, out: Path) -> Any:
                 grace_period=2 * settings.heartbeat,
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
             )  # fmt: skip
-        except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.OperationalError) as e:  # "already exists"
+        except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError) as e:  # raced
             if attempt == 2:
                 raise ObliviateError(f"cannot open --storage {url!r}: {e}") from None
             time.sleep(1 + attempt)
