@@ -72,3 +72,24 @@ def test_a_peft_adapter_folder_loads_merged_on_its_base(tiny_llama_dir, tmp_path
     with torch.no_grad():
         torch.testing.assert_close(model(input_ids=ids).logits, expected, atol=1e-5, rtol=1e-5)
     assert tok.pad_token is not None
+
+
+def test_plain_local_folders_load_light_and_match_the_auto_classes(tiny_model_dirs):
+    """A TokenizersBackend folder is loaded by its class (AutoTokenizer imports torch through the model config) and
+    config.json is read as JSON: both must agree exactly with what the Auto classes give."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from obliviate.models import load_tokenizer
+
+    for arch, folder in tiny_model_dirs.items():
+        light, auto = load_tokenizer(ModelConfig(path=str(folder))), AutoTokenizer.from_pretrained(folder)
+        assert type(light) is type(auto) and light.get_vocab() == auto.get_vocab()
+        assert light.special_tokens_map == auto.special_tokens_map and light.pad_token == auto.pad_token
+        for text in ("Aria Venn was born in", " trailing space ", "ünïcode\n\ttabs"):
+            assert light(text)["input_ids"] == auto(text)["input_ids"]
+            assert (
+                light(text, return_offsets_mapping=True)["offset_mapping"]
+                == auto(text, return_offsets_mapping=True)["offset_mapping"]
+            )
+        facts, config = describe_model(ModelConfig(path=str(folder))), AutoConfig.from_pretrained(folder)
+        assert (facts["architecture"], facts["vocab_size"]) == (config.architectures[0], config.vocab_size), arch

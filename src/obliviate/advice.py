@@ -22,7 +22,7 @@ def run_warnings(cfg: Any, datas: list[Any], resolved_model: str | None = None) 
         datas: the tokenised data of every forget request (empty for a pipeline method).
         resolved_model: the model's resolved folder (world models carry ``world_model.json``).
     """
-    from obliviate.train.loop import total_steps
+    from obliviate.train.plan import total_steps
 
     out = []
     t = cfg.train

@@ -88,8 +88,7 @@ def run_inputs(cfg: RunConfig) -> list[str | None]:
 def check_config(cfg: RunConfig) -> Method | Pipeline:
     """Every check that needs neither the model nor the data (output folder included); returns the method, or the
     pipeline when ``method.name`` names one (its options validated)."""
-    from obliviate.train.loop import check_train_config
-    from obliviate.train.lora import check_lora_config
+    from obliviate.train.plan import check_lora_config, check_train_config
 
     name = cfg.method.name  # a registered method needs no plugin loaded; any other name may come from one
     pipeline = PIPELINES.get(name) if name in PIPELINES else None if name in METHODS else find_pipeline(name)
@@ -261,7 +260,7 @@ def validate(cfg: RunConfig) -> dict[str, Any]:
     """
     from obliviate.advice import run_warnings
     from obliviate.models import describe_model, load_tokenizer
-    from obliviate.train.loop import total_steps
+    from obliviate.train.plan import total_steps
 
     runner = check_config(cfg)
     out = runs.resolve_output(cfg.output_dir)

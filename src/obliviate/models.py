@@ -6,22 +6,25 @@ model, tok = load_model_and_tokenizer(ModelConfig(path="world:tiny"))
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
 import re
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from obliviate import resolvers
 from obliviate.config import ModelConfig
 from obliviate.errors import ObliviateError
 
+if TYPE_CHECKING:
+    import torch
+
 log = logging.getLogger(__name__)
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+# torch is imported where weights are touched, not here: validate reads configs and tokenizers without it (< 2 s)
+DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
 # What a hub id looks like: "gpt2" or "org/name" (no path separators beyond one slash, no leading dot).
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w\-.]*(/[\w\-.]+)?$")
 
@@ -55,14 +58,40 @@ def _unloadable(src: str, err: Exception) -> ObliviateError:
     )
 
 
-def _dtype(name: str) -> torch.dtype:
+def _check_dtype(name: str) -> str:
     if name not in DTYPES:
         raise ObliviateError(f"model.dtype must be one of {', '.join(DTYPES)} (got {name!r})")
     return DTYPES[name]
 
 
+def _dtype(name: str) -> torch.dtype:
+    import torch
+
+    return getattr(torch, _check_dtype(name))
+
+
+def _plain_local(src: str, cfg: ModelConfig, name: str) -> dict | None:
+    """The JSON file ``name`` of a plain local model folder; None when transformers' Auto classes must decide (a hub
+    id, GGUF, remote code, no such file or not JSON: they then give their own result or error)."""
+    f = Path(src) / name
+    if cfg.gguf_file or cfg.trust_remote_code or not f.is_file():
+        return None
+    try:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def _load_tokenizer(src: str, cfg: ModelConfig):
-    from transformers import AutoTokenizer
+    # A tokenizer saved as a plain TokenizersBackend (the built-in world's, the tasks', finetune's from-scratch ones)
+    # is what AutoTokenizer returns for it too, but AutoTokenizer first reads the model config through modules that
+    # import torch (~1.5 s): load the class directly so validate and prepare stay light.
+    tok_cfg = _plain_local(src, cfg, "tokenizer_config.json")
+    if tok_cfg and tok_cfg.get("tokenizer_class") == "TokenizersBackend" and "auto_map" not in tok_cfg:
+        from transformers import TokenizersBackend as AutoTokenizer
+    else:
+        from transformers import AutoTokenizer
 
     kwargs = {"trust_remote_code": cfg.trust_remote_code}
     if cfg.gguf_file and cfg.tokenizer is None:
@@ -139,6 +168,8 @@ def _check_weight_files(src: str, cfg: ModelConfig) -> bool:
 def check_finite(model: torch.nn.Module, src: str) -> None:
     """Refuse a model with NaN / Inf weights: corrupted bytes under an intact file header load silently otherwise
     (and only surface as a non-finite loss at step 1)."""
+    import torch
+
     for name, p in model.named_parameters():
         if not torch.isfinite(p).all():
             bad = int((~torch.isfinite(p)).sum())
@@ -243,11 +274,16 @@ def load_tokenizer(cfg: ModelConfig):
 
 
 def describe_model(cfg: ModelConfig) -> dict:
-    """Check that ``cfg.path`` holds a loadable causal-LM config without loading the weights; return its facts."""
+    """Check that ``cfg.path`` holds a loadable causal-LM config without loading the weights; return its facts.
+    A plain local folder's config.json is read as JSON (AutoConfig imports torch); the full load checks the rest."""
+    _check_dtype(cfg.dtype)
+    src = resolve_path(cfg.path)
+    local = _plain_local(src, cfg, "config.json")
+    if local and isinstance(local.get("model_type"), str) and isinstance(local.get("vocab_size"), int):
+        archs = local.get("architectures") or [local["model_type"]]
+        return {"path": cfg.path, "resolved": src, "architecture": archs[0], "vocab_size": local["vocab_size"]}
     from transformers import AutoConfig
 
-    _dtype(cfg.dtype)
-    src = resolve_path(cfg.path)
     kwargs = {"trust_remote_code": cfg.trust_remote_code}
     if cfg.gguf_file:
         kwargs["gguf_file"] = cfg.gguf_file
@@ -271,7 +307,7 @@ def load_model_and_tokenizer(cfg: ModelConfig):
     Raises:
         ObliviateError: the path does not exist, cannot be loaded, or an option is invalid.
     """
-    _dtype(cfg.dtype)  # fail on a bad dtype before any slow load
+    _check_dtype(cfg.dtype)  # fail on a bad dtype before any slow load
     src = resolve_path(cfg.path)
     tok_src = resolve_path(cfg.tokenizer) if cfg.tokenizer else src
     tokenizer = _load_tokenizer(tok_src, cfg)
@@ -304,6 +340,8 @@ def new_causal_lm(arch: str, tokenizer, *, layers: int, dim: int, heads: int, ml
         "eos_token_id": tokenizer.eos_token_id,
         "pad_token_id": tokenizer.pad_token_id,
     }
+    import torch
+
     torch.manual_seed(seed)
     if arch == "gpt2":
         cfg = GPT2Config(

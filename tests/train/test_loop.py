@@ -13,7 +13,8 @@ from obliviate.data import build_data, collate
 from obliviate.errors import ObliviateError
 from obliviate.losses import masked_mean_nll
 from obliviate.train import checkpoint as ckpt
-from obliviate.train.loop import NonFiniteLossError, plan_steps, train
+from obliviate.train.loop import NonFiniteLossError, train
+from obliviate.train.plan import plan_steps
 
 
 @pytest.fixture

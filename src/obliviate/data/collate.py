@@ -27,13 +27,14 @@ for raw text the first half of the tokens is the prompt).
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from obliviate.data.sources import is_qa
 from obliviate.errors import ObliviateError
 from obliviate.types import Batch
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 IGNORE = -100
@@ -207,6 +208,8 @@ def _attach_refusals(
     chat_template: bool,
 ) -> None:
     """alt = the example's prompt + a seeded-random refusal (raw text: first half of its tokens as the prompt)."""
+    import torch  # here, not at module level: tokenising (validate, prepare) needs no torch
+
     gen = torch.Generator().manual_seed(seed)
     choice = torch.randint(len(refusals), (len(examples),), generator=gen).tolist()
     for ex, c in zip(examples, choice):
@@ -222,6 +225,8 @@ def _attach_refusals(
 
 
 def _pad(seqs: list[list[int]], value: int, *, left: bool = False) -> torch.Tensor:
+    import torch
+
     width = max(len(s) for s in seqs)
     out = torch.full((len(seqs), width), value, dtype=torch.long)  # (B, T)
     for b, s in enumerate(seqs):
@@ -249,6 +254,8 @@ def collate(examples: list[dict[str, Any]], pad_id: int) -> Batch:
     """
     if not examples:
         raise ValueError("collate() needs at least one example")
+    import torch
+
     index = torch.tensor([ex.get("index", i) for i, ex in enumerate(examples)], dtype=torch.long)  # (B,)
     batch = _batch([ex["input_ids"] for ex in examples], [ex["labels"] for ex in examples], pad_id, index)
     has_alt = ["alt_input_ids" in ex for ex in examples]

@@ -16,8 +16,10 @@ across processes too (a row can repeat only where the retain stream wraps into i
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 _MIX = 1_000_003  # a prime: seed * _MIX + epoch never collides for epochs < _MIX
 _HOLDOUT_OFFSET = 2**62  # above every seed * _MIX + epoch (seed < 2**32): holdout generators are never forget ones
@@ -71,10 +73,14 @@ class PairedSampler:
         return math.ceil(self.per_shard / self.batch_size)
 
     def generator(self, epoch: int) -> torch.Generator:
+        import torch  # here, not at module level: counting batches (validate) needs no torch
+
         return torch.Generator().manual_seed(self.seed * _MIX + epoch)
 
     def batches(self, epoch: int) -> list[tuple[list[int], list[int] | None]]:
         """All batches of ``epoch`` for this shard, in order."""
+        import torch
+
         gen = self.generator(epoch)
         order = torch.randperm(self.n_forget, generator=gen) if self.shuffle else torch.arange(self.n_forget)
         total = self.per_shard * self.num_shards
@@ -100,6 +106,8 @@ class PairedSampler:
         """This shard's holdout indices for each batch of ``epoch`` (``batch_size`` rows, as many as a forget batch),
         drawn like the retain stream but from their own generator, so the forget and retain draws do not change and
         a resumed run draws the same rows."""
+        import torch
+
         gen = torch.Generator().manual_seed(_HOLDOUT_OFFSET + self.seed * _MIX + epoch)
         step = self.batch_size * self.num_shards
         stream = _permutation_stream(gen, n_holdout, len(self) * step)
@@ -108,5 +116,7 @@ class PairedSampler:
 
 def _permutation_stream(gen: torch.Generator, size: int, n: int) -> list[int]:
     """``n`` indices into ``range(size)``: concatenated random permutations (no repeats within one permutation)."""
+    import torch
+
     perms = [torch.randperm(size, generator=gen) for _ in range(math.ceil(n / size))]
     return torch.cat(perms)[:n].tolist()

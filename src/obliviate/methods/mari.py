@@ -23,15 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-import torch
-from torch import nn
-
-from obliviate import losses
 from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits, register_method
 from obliviate.types import Batch, LossOutput
-from obliviate.utils.dist import global_sums
 
 if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
     from obliviate.reference import Reference
 
 
@@ -51,14 +49,16 @@ class MariConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.construction not in losses.MARI_CONSTRUCTIONS:
-            raise ValueError(f"construction must be one of {', '.join(losses.MARI_CONSTRUCTIONS)}")
-        if self.positions not in ("labels", "all"):
-            raise ValueError(f"positions must be labels or all (got {self.positions!r})")
+        from obliviate.losses import MARI_CONSTRUCTIONS
+
+        if self.construction not in MARI_CONSTRUCTIONS:
+            raise ValueError(f"construction must be one of {', '.join(MARI_CONSTRUCTIONS)}")
+        if self.positions not in ("labels", "all") or self.target not in ("zero", "holdout"):
+            raise ValueError(
+                f"positions must be labels|all, target zero|holdout (got {self.positions}, {self.target})"
+            )
         if self.gamma < 0 or self.chunk_size < 0:
             raise ValueError("gamma and chunk_size must be >= 0")
-        if self.target not in ("zero", "holdout"):
-            raise ValueError(f"target must be zero or holdout (got {self.target!r})")
 
 
 @register_method("mari")
@@ -76,6 +76,8 @@ class Mari(MethodDefaults):
         self.needs_holdout = cfg.target == "holdout"
 
     def _positions(self, batch: Batch) -> torch.Tensor:
+        from obliviate import losses
+
         if self.cfg.positions == "labels":
             return losses.next_token_positions(labels=batch.labels)
         return losses.next_token_positions(attention_mask=batch.attention_mask)
@@ -83,6 +85,11 @@ class Mari(MethodDefaults):
     def _holdout_mi(self, model: nn.Module, holdout: Batch | None, sum_r: torch.Tensor, n_r: torch.Tensor):
         """I(holdout; retain) under the current model, no gradient: the MI level of rows of the forget set's kind that
         were never trained on (its batch has the forget batch's size, so both carry the same batch-size bias)."""
+        import torch
+
+        from obliviate import losses
+        from obliviate.utils.dist import global_sums
+
         if holdout is None:
             raise RuntimeError("mari with target=holdout needs a holdout batch (data.holdout)")
         with torch.no_grad():
@@ -101,6 +108,11 @@ class Mari(MethodDefaults):
         ref: Reference | None,
         holdout: Batch | None = None,
     ) -> LossOutput:
+        import torch
+
+        from obliviate import losses
+        from obliviate.utils.dist import global_sums
+
         cfg = self.cfg
         if retain is None:
             raise RuntimeError("mari needs a retain batch (its MI compares forget with retain outputs)")
@@ -117,8 +129,7 @@ class Mari(MethodDefaults):
             sum_r = losses.pooled_softmax(logits_r, mask_r, chunk)  # (V,) fp32
         del logits_r  # freed before the forget forward unless a loss term saved it
         sum_u = losses.pooled_softmax(forward_logits(model, forget), mask_u, chunk)  # (V,) from (B_u, T, V) logits
-        if cfg.stopgrad_retain:
-            sum_r = sum_r.detach()
+        sum_r = sum_r.detach() if cfg.stopgrad_retain else sum_r
         counts = torch.stack([mask_r.sum(), mask_u.sum()]).to(sum_r.dtype)  # (2,) positions N_r, N_u
         if cfg.sync_processes:
             sums, counts = global_sums(torch.stack([sum_r, sum_u]), counts)
@@ -126,19 +137,12 @@ class Mari(MethodDefaults):
 
         mari = losses.marginal_information(sum_r, counts[0], sum_u, counts[1], cfg.construction)
         with torch.no_grad():  # the other construction is only logged
-            values = {
-                c: losses.marginal_information(sum_r, counts[0], sum_u, counts[1], c)
-                for c in losses.MARI_CONSTRUCTIONS
-            }
+            values = {c: losses.marginal_information(sum_r, counts[0], sum_u, counts[1], c)
+                      for c in losses.MARI_CONSTRUCTIONS}  # fmt: skip
         target = self._holdout_mi(model, holdout, sum_r, counts[0]) if self.needs_holdout else None
         # ours (target=holdout): penalise only the forget set's excess over unseen data, γ·relu(I_u − I_h)
         loss = retain_term + cfg.gamma * (mari if target is None else torch.relu(mari - target))
-        logs = {
-            **({} if target is None else {"mari_target": target.item()}),
-            **retain_logs,
-            "mari": mari.item(),
-            **{f"mari_{c}": v.item() for c, v in values.items()},
-            "mari_n_retain": counts[0].item(),
-            "mari_n_forget": counts[1].item(),
-        }
+        logs = {**({} if target is None else {"mari_target": target.item()}), **retain_logs, "mari": mari.item(),
+                **{f"mari_{c}": v.item() for c, v in values.items()},
+                "mari_n_retain": counts[0].item(), "mari_n_forget": counts[1].item()}  # fmt: skip
         return LossOutput(loss=loss, logs=logs)

@@ -25,7 +25,8 @@ from torch import nn
 
 from obliviate.data import collate
 from obliviate.train import checkpoint as ckpt
-from obliviate.train.loop import StepInfo, total_steps, train
+from obliviate.train.loop import StepInfo, train
+from obliviate.train.plan import total_steps
 from obliviate.utils.io import atomic_dir
 from obliviate.utils.modes import eval_mode
 

@@ -18,10 +18,9 @@ from torch import nn
 
 from obliviate.config import LoraConfig
 from obliviate.errors import ObliviateError
+from obliviate.train.plan import check_lora_config
 
 log = logging.getLogger(__name__)
-
-OUTPUTS = ("merged", "adapter")
 
 
 @dataclass(frozen=True)
@@ -70,18 +69,6 @@ def _has_conv1d(model: nn.Module) -> bool:
     from transformers.pytorch_utils import Conv1D
 
     return any(isinstance(m, Conv1D) for m in model.modules())
-
-
-def check_lora_config(cfg: LoraConfig) -> None:
-    """Reject LoRA options no model can take, before anything loads. Raises ObliviateError."""
-    if cfg.output not in OUTPUTS:
-        raise ObliviateError(f"lora.output must be one of {', '.join(OUTPUTS)} (got {cfg.output!r})")
-    if cfg.r <= 0:
-        raise ObliviateError(f"lora.r must be a positive integer (got {cfg.r})")
-    if cfg.alpha <= 0:
-        raise ObliviateError(f"lora.alpha must be positive (got {cfg.alpha}); e.g. twice lora.r")
-    if not 0.0 <= cfg.dropout < 1.0:
-        raise ObliviateError(f"lora.dropout must be in [0, 1) (got {cfg.dropout})")
 
 
 def attach_lora(model: nn.Module, cfg: LoraConfig, seed: int | None = None) -> nn.Module:
