@@ -14,6 +14,7 @@ Fixtures:
     tiny_lm             a fresh (model, tokenizer), parametrized over both architectures.
     tiny_gpt2           a fresh (model, tokenizer) of the GPT-2 model only.
     run_overrides       a function giving ``key=value`` overrides for a quick local ``unlearn`` run.
+    one_thread          torch on one intra-op thread for the test (bit-identical to a one-thread subprocess).
 """
 
 from __future__ import annotations
@@ -214,3 +215,12 @@ def run_overrides(tmp_path, tiny_model_dirs, tiny_data_files):
         return [f"{k}={v}" for k, v in base.items()]
 
     return make
+
+
+@pytest.fixture
+def one_thread():
+    """This process computes as a killed subprocess does (one intra-op thread: the same float reduction order)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

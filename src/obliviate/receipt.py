@@ -116,8 +116,9 @@ def build_receipt(
 ) -> dict[str, Any]:
     """The receipt of the run in ``run_dir`` (its work folder before the final rename) for the config ``cfg``.
 
-    ``resumed_at``: the checkpoint meta a resumed run continued from (``request``, ``step``), None for a fresh run
-    or a resume that found no checkpoint. ``generated_forget``: forget files the run made itself
+    ``resumed_at``: the checkpoint meta a resumed run continued from (``request``, ``step``; Reveal-and-Release:
+    the first unfinished round's request = round - 1, step 0), None for a fresh run or a resume that found no
+    checkpoint. ``generated_forget``: forget files the run made itself
     (Reveal-and-Release), relative to ``run_dir``.
     """
     from obliviate.config import to_dict

@@ -5,24 +5,17 @@ and mari runs)."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 
+from kill_run import kill_when
 from obliviate import runs
 from obliviate.api import unlearn
 from obliviate.config import load_config
 
-# A run in a fresh interpreter, as `obliviate unlearn` would do it (the library call, not the CLI parser).
-_RUN = "import sys; from obliviate.api import unlearn; from obliviate.config import load_config; " \
-       "unlearn(load_config(None, sys.argv[1:]), progress=False)"  # fmt: skip
-_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # the same threads in every process
 STEPS = 20
 
 CASES = {
@@ -52,26 +45,16 @@ def test_two_lora_runs_with_one_seed_are_bit_identical(run_overrides, tmp_path):
     assert _weights(c.run_dir) != _weights(a.run_dir)  # the seed matters (the adapters' init)
 
 
-def _kill_at(args: list[str], work, step: int) -> int:
-    """Start a run, SIGKILL it once its log reaches ``step``; returns the exit code."""
-    proc = subprocess.Popen([sys.executable, "-c", _RUN, *args], env=_ENV, stderr=subprocess.DEVNULL)
+def _log_has(work, step: int):
     log = work / "train_log.jsonl"
-    deadline = time.time() + 300
-    while proc.poll() is None and time.time() < deadline:
-        if log.is_file() and len(log.read_text().splitlines()) >= step:
-            os.kill(proc.pid, signal.SIGKILL)
-            break
-        time.sleep(0.002)
-    return proc.wait(timeout=60)
+    return lambda: log.is_file() and len(log.read_text().splitlines()) >= step
 
 
-@pytest.fixture
-def one_thread():
-    """This process computes as the killed one does (one intra-op thread: the same float reduction order)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _writing_model(work, steps: int):
+    def ready() -> bool:
+        return _log_has(work, steps)() and any(p.name.lstrip(".").startswith("model") for p in work.iterdir())
+
+    return ready
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -81,10 +64,28 @@ def test_resume_after_kill_9_is_bit_identical(case, run_overrides, tmp_path, one
     args = run_overrides(**kw)
     out = tmp_path / "run"
     step = random.randrange(2, STEPS - 2)
-    rc = _kill_at(args, runs.work_dir(out), step)
+    rc = kill_when(args, _log_has(runs.work_dir(out), step))
     assert rc == -signal.SIGKILL and not out.exists(), f"the run was not killed at step {step} (exit {rc})"
     unlearn(load_config(None, [*args, "resume=true"]), progress=False)
     assert _weights(out) == _weights(tmp_path / "ref"), f"{case}: weights differ after a kill at step {step}"
     assert _metrics(out) == _metrics(tmp_path / "ref"), f"{case}: metrics differ after a kill at step {step}"
     steps = [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert steps == list(range(1, STEPS + 1)), f"the log after a kill at step {step}: {steps}"
+
+
+def test_kill_9_during_the_final_write_then_resume(run_overrides, tmp_path, one_thread):
+    """A real SIGKILL once the last step is logged, as the final model / summary / receipt are written (a model
+    folder or its temp copy appearing in the work dir ends the wait): nothing appears under the final name, and
+    --resume finishes the same run."""
+    kw = {"train__max_steps": 6, "train__save_every": 1, "train__log_every": 1}
+    unlearn(load_config(None, run_overrides(**kw, output_dir=tmp_path / "ref")), progress=False)
+    for attempt in range(5):  # the write window is short: try again when the run finished before the kill landed
+        out = tmp_path / f"run{attempt}"
+        work = runs.work_dir(out)
+        args = run_overrides(**kw, output_dir=out)
+        if kill_when(args, _writing_model(work, 6)) == -signal.SIGKILL:
+            break
+    assert not out.exists() and work.is_dir(), "the killed run must not appear under its final name"
+    unlearn(load_config(None, [*args, "resume=true"]), progress=False)
+    assert _weights(out) == _weights(tmp_path / "ref") and _metrics(out) == _metrics(tmp_path / "ref")
+    assert not list(out.glob(".*.tmp")) and json.loads((out / "receipt.json").read_text())["resumed"]["resumed"]

@@ -120,15 +120,26 @@ def run_reveal_release(cfg: RunConfig, *, progress: bool = True) -> RunResult:
     from obliviate.train.plan import check_train_config
 
     args = from_dict(RevealReleaseConfig, cfg.method.args, "method.args")
-    if cfg.resume:
-        raise ObliviateError("reveal_release runs cannot be resumed; rerun with --overwrite")
     check_train_config(cfg.train)
     out = runs.resolve_output(cfg.output_dir)
     inputs = [cfg.model.path, cfg.data.retain, args.pool, args.heldout]
-    runs.plan(out, overwrite=cfg.overwrite, resume=False, inputs=inputs)  # before anything loads or locks
+    runs.plan(out, overwrite=cfg.overwrite, resume=cfg.resume, inputs=inputs)  # before anything loads or locks
     with runs.lock(out):
-        status = runs.plan(out, overwrite=cfg.overwrite, resume=False, inputs=inputs, held=True)  # under the lock
+        status = runs.plan(out, overwrite=cfg.overwrite, resume=cfg.resume, inputs=inputs, held=True)  # locked
+        if status == "done":
+            log.info("%s is already complete; nothing to resume", out)
+            return runs.read_done(out)
         return _run(cfg, args, out, status, progress)
+
+
+def _resume_point(work: Path) -> dict[str, Any]:
+    """Where a resumed run goes on, in the receipt's terms: the start (step 0) of the first round not finished
+    before the interruption, as its log request (round - 1)."""
+    from obliviate.reveal.release import STATE
+
+    path = work / STATE / "state.json"
+    done = json.loads(path.read_text(encoding="utf-8"))["next_round"] - 1 if path.is_file() else 0
+    return {"request": done, "step": 0}
 
 
 def _run(cfg: RunConfig, args: RevealReleaseConfig, out: Path, status: str, progress: bool) -> RunResult:
@@ -144,9 +155,10 @@ def _run(cfg: RunConfig, args: RevealReleaseConfig, out: Path, status: str, prog
         raise ObliviateError("method.args.retain_source=given needs data.retain")
     work = runs.start(out, status, {**to_dict(cfg), "output_dir": str(out)})
     evaluation = _evaluation(task, retain, heldout, eval_scorer, args.reveal.sample.chat_template)
+    resumed_at = _resume_point(work) if status == "resume" else None  # for the receipt
     result = reveal_and_release(
         model, tok, pool, scorer, args, cfg.train, evaluation=evaluation, retain_rows=retain, run_dir=work,
-        progress=progress,
+        resume=status == "resume", progress=progress,
     )  # fmt: skip
     _write_outputs(result, tok, work)
     summary = {
@@ -166,7 +178,7 @@ def _run(cfg: RunConfig, args: RevealReleaseConfig, out: Path, status: str, prog
     }
     atomic_write_json(work / "summary.json", summary)
     revealed = sorted(str(p.relative_to(work)) for p in (work / "reveal").glob("round*/forget.jsonl"))
-    write_receipt(work, cfg, generated_forget=revealed)
+    write_receipt(work, cfg, generated_forget=revealed, resumed=status == "resume", resumed_at=resumed_at)
     runs.finish(work, out)
     return RunResult(out, out / "model", summary, result.model, tok)
 

@@ -12,6 +12,11 @@ measure utility and roll the round back (delete its adapter) and stop if utility
 ``utility_budget`` relative to the original model. After the last round a fresh Reveal attack on the final model
 gives the honest forget metric (its best reward).
 
+Resume: with a ``run_dir``, the state after every finished round (each adapter's LoRA weights, the round log, the
+Reveal results) is written to ``run_dir/checkpoints/release``; ``resume=True`` goes on from there. Every round starts
+from its own seed (Reveal, sampling, adapter init and training already seed themselves; the global RNGs are reseeded
+too), so a resumed run ends with the same weights and metrics as an uninterrupted one. A round cut short is redone.
+
 Retain module (``retain_module=true``): before the first round trains, adapter ``retain`` is fitted by NLL on the
 retain rows (``retain_source``: the given rows, or round 1's self-generations scoring below the retain threshold) and
 stays active and frozen; every round's O-LoRA loss then includes its A rows. It is removed again if no round is kept.
@@ -20,6 +25,7 @@ stays active and frozen; every round's O-LoRA loss then includes its A rows. It 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from collections.abc import Callable
@@ -31,14 +37,17 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from obliviate.config import TrainConfig
+from obliviate.errors import ObliviateError
 from obliviate.reveal import olora
 from obliviate.reveal.generate import SampleConfig, sample_continuations
 from obliviate.reveal.objective import RevealRelease, RevealReleaseConfig
 from obliviate.reveal.runner import RevealResult, run_reveal
 from obliviate.reveal.scorers import Scorer
+from obliviate.utils.io import atomic_dir, atomic_write_json
 
 Metrics = Callable[[Any, Any], dict[str, float]]
 RETAIN = "retain"  # the retain module's adapter name (round adapters are round1, round2, ...)
+STATE = Path("checkpoints") / "release"  # in the run dir; obliviate.runs.finish drops checkpoints/ from the result
 
 
 @dataclass
@@ -141,6 +150,49 @@ def _fit_retain(model, tokenizer, rows, cfg, train_cfg, progress):
     return model, {"status": "fitted", "rows": len(rows), "steps": res.steps, "nll": res.logs.get("nll", math.nan)}
 
 
+def _seed_round(train_cfg: TrainConfig, k: int) -> None:
+    """Reseed python / numpy / torch for round ``k`` (k = rounds + 1: the final evaluation and attack), so what a round
+    does depends on the model it starts from and k only, not on the RNG state earlier rounds left (exact resume)."""
+    from accelerate.utils import set_seed
+
+    set_seed(train_cfg.seed * 1_000_003 + k)
+
+
+def _save_state(run_dir: str | Path | None, model: Any, state: dict[str, Any]) -> None:
+    """After a finished round: every adapter's LoRA weights (safetensors) and the run so far (JSON), atomically."""
+    if run_dir is None:
+        return
+    from safetensors.torch import save_file
+
+    names = olora.adapter_names(model) if olora.lora_layers(model) else []
+    with atomic_dir(Path(run_dir) / STATE) as tmp:
+        tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items() if ".lora_" in k}
+        save_file(tensors, str(tmp / "adapters.safetensors"))
+        atomic_write_json(tmp / "state.json", {**state, "adapters": names})
+
+
+def _load_state(run_dir: str | Path, model: Any, cfg: RevealReleaseConfig) -> tuple[Any, dict[str, Any] | None]:
+    """``(model with the saved adapters, the saved state)``, or ``(model, None)`` when no round had finished."""
+    from safetensors.torch import load_file
+
+    path = Path(run_dir) / STATE
+    if not (path / "state.json").is_file():
+        return model, None
+    state = json.loads((path / "state.json").read_text(encoding="utf-8"))
+    for name in state["adapters"]:  # the same modules as the run made; their weights are loaded just below
+        model = olora.add_round_adapter(model, name, r=cfg.r, alpha=cfg.alpha, dropout=cfg.dropout,
+                                        target_modules=cfg.target_modules, seed=0)  # fmt: skip
+    if state["adapters"]:
+        missing, unexpected = model.load_state_dict(load_file(str(path / "adapters.safetensors")), strict=False)
+        if unexpected or any(".lora_" in k for k in missing):
+            raise ObliviateError(
+                f"the saved rounds in {path} do not fit method.args (LoRA shape or target modules changed); "
+                "resume with the run's own settings or rerun with --overwrite"
+            )
+        olora.activate(model, state["adapters"])
+    return model, state
+
+
 def _reveal_stop(reveal: RevealResult, cfg: RevealReleaseConfig) -> str | None:
     """Why no round should follow this Reveal run (None: go on)."""
     if reveal.best_reward < cfg.stop_reward:
@@ -178,6 +230,7 @@ def reveal_and_release(
     evaluation: Evaluation | None = None,
     retain_rows: list[dict[str, Any]] | None = None,
     run_dir: str | Path | None = None,
+    resume: bool = False,
     progress: bool = True,
 ) -> ReleaseResult:
     """Run the rounds (see the module docstring).
@@ -191,14 +244,31 @@ def reveal_and_release(
         train_cfg: batch sizes, schedule, seed of each round's training (``cfg.lr`` / ``cfg.steps`` replace its own).
         evaluation: per-round metrics and the utility entry (default: perplexity of the retain rows).
         retain_rows: user-provided retain rows (``retain_source="given"``; also the default utility set).
-        run_dir: where the loop appends ``train_log.jsonl`` (request = round - 1); None writes nothing.
+        run_dir: where the loop appends ``train_log.jsonl`` (request = round - 1) and the state after each round
+            goes (``checkpoints/release``); None writes nothing.
+        resume: go on from the state in ``run_dir`` (from round 1 when there is none).
         progress: progress bars.
     """
     t0 = time.time()
     rounds, reveals, kept, stop = [], [], [], "rounds done"
     retain_fit: dict[str, Any] | None = None
     baseline: dict[str, float] | None = None
-    for k in tqdm(range(1, cfg.rounds + 1), desc="release rounds", disable=not progress):
+    first = 1
+    model, state = _load_state(run_dir, model, cfg) if resume and run_dir is not None else (model, None)
+    if state is not None:
+        rounds, kept, stop, retain_fit, baseline = (state[k] for k in ("rounds", "kept", "stop", "retain", "baseline"))
+        reveals, first, t0 = [RevealResult(**r) for r in state["reveals"]], state["next_round"], t0 - state["time_s"]
+        if evaluation is None and reveals:  # as round 1 built it
+            evaluation = default_evaluation(retain_rows or reveals[0].retain_rows,
+                                            chat_template=cfg.reveal.sample.chat_template)  # fmt: skip
+
+    def save(next_round: int) -> None:
+        _save_state(run_dir, model, {"next_round": next_round, "rounds": rounds, "kept": kept, "stop": stop,
+                                     "retain": retain_fit, "baseline": baseline, "time_s": time.time() - t0,
+                                     "reveals": [dataclasses.asdict(r) for r in reveals]})  # fmt: skip
+
+    for k in tqdm(range(first, cfg.rounds + 1), desc="release rounds", disable=not progress, initial=first - 1):
+        _seed_round(train_cfg, k)
         # Self-generated retain rows feed the ascent retain term, or the default utility set (round 1 only).
         own = cfg.retain_source == "self" and (
             cfg.mode == "ascent" or (evaluation is None and not retain_rows) or (cfg.retain_module and k == 1)
@@ -214,6 +284,7 @@ def reveal_and_release(
         if why := _reveal_stop(reveal, cfg):
             rounds.append({**entry, "status": "stopped"})
             stop = f"round {k}: {why}"
+            save(cfg.rounds + 1)
             break
         if cfg.retain_module and retain_fit is None:
             rows = {"self": reveal.retain_rows, "given": retain_rows, "none": None}[cfg.retain_source]
@@ -231,8 +302,11 @@ def reveal_and_release(
         rounds.append({**entry, "status": "rolled back" if worse > cfg.utility_budget else "kept"})
         if worse > cfg.utility_budget:
             model, stop = olora.delete_round(model, name), f"round {k}: utility worsened by {worse:.1%} > budget"
+            save(cfg.rounds + 1)
             break
         kept.append(name)
+        save(k + 1)
+    _seed_round(train_cfg, cfg.rounds + 1)
     if not kept and RETAIN in (olora.adapter_names(model) if olora.lora_layers(model) else []):
         model = olora.delete_round(model, RETAIN)  # no forget round kept: hand back the untouched model
     final = evaluation.metrics(model, tokenizer) if kept and evaluation else dict(baseline or {})

@@ -188,7 +188,8 @@ class BowScorer:
     def __call__(self, texts: Sequence[str]) -> list[float]:
         out = []
         for t in texts:
-            z = self.bias + sum(self.weights.get(w, 0.0) for w in {w.lower() for w in _WORD.findall(t)})
+            words = sorted({w.lower() for w in _WORD.findall(t)})  # sorted: a set's order changes per process
+            z = self.bias + sum(self.weights.get(w, 0.0) for w in words)
             out.append(1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0))))
         return out
 
