@@ -71,13 +71,30 @@ def _generated(run_dir: Path, name: str) -> dict[str, Any]:
 
 
 def model_entry(spec: str) -> dict[str, Any]:
-    """Hashes of the weight files of a model spec (a local folder, ``world:tiny`` ...; a hub id is only named)."""
+    """Hashes of the weight files of a model spec: a local folder, ``world:tiny`` ..., or a hub id, whose files are
+    read from the local Hugging Face cache the run loaded them from (with the snapshot's commit as ``revision``)."""
     from obliviate.models import resolve_path
 
     path = Path(resolve_path(spec))
-    if not path.is_dir():
-        return {"spec": spec, "path": str(path), "files": {}, "note": "not a local folder: weight files not hashed"}
-    return {"spec": spec, "path": str(path.resolve()), "files": _hash_files([p.resolve() for p in _weights(path)])}
+    if path.is_dir():
+        return {"spec": spec, "path": str(path.resolve()), "files": _hash_files([p.resolve() for p in _weights(path)])}
+    snapshot = _hub_snapshot(str(path))
+    if snapshot is None:
+        note = "neither a local folder nor in the local Hugging Face cache: weight files not hashed"
+        return {"spec": spec, "path": str(path), "files": {}, "note": note}
+    # Snapshot files are links into the cache's blobs: named by their snapshot path, hashed by content.
+    return {"spec": spec, "path": str(snapshot), "revision": snapshot.name, "files": _hash_files(_weights(snapshot))}
+
+
+def _hub_snapshot(repo_id: str) -> Path | None:
+    """The cached snapshot folder of hub model ``repo_id`` (no download), None when it is not cached."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except (LocalEntryNotFoundError, HFValidationError, OSError):
+        return None
 
 
 def versions() -> dict[str, str | None]:

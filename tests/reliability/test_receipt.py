@@ -107,3 +107,29 @@ def test_a_resumed_run_records_its_checkpoint(tmp_path, tiny_gpt2_dir, tiny_data
     cfg = load_config(None, [f"model.path={tiny_gpt2_dir}", f"data.forget=[{tiny_data_files['forget']}]"])
     doc = build_receipt(tmp_path, cfg, resumed=True, resumed_at={"request": 0, "step": 3, "lr": 1e-4})
     assert doc["resumed"] == {"resumed": True, "from": {"request": 0, "step": 3}}
+
+
+def test_a_hub_base_model_is_hashed_from_the_local_cache(tmp_path, tiny_gpt2_dir, monkeypatch):
+    """A hub id's weights are hashed where the run read them: the cached snapshot (files linked into blobs/)."""
+    from obliviate.receipt import model_entry
+
+    repo = tmp_path / "hub" / "models--acme--tiny"
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(sha)
+    (repo / "blobs").mkdir()
+    snapshot = repo / "snapshots" / sha
+    snapshot.mkdir(parents=True)
+    for f in tiny_gpt2_dir.iterdir():
+        blob = repo / "blobs" / _sha(f)
+        shutil.copy(f, blob)
+        (snapshot / f.name).symlink_to(blob)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
+    entry = model_entry("acme/tiny")
+    weights = snapshot / "model.safetensors"
+    assert entry["revision"] == sha and entry["files"] == {str(weights): _sha(tiny_gpt2_dir / "model.safetensors")}
+    missing = model_entry("acme/not-cached")
+    assert missing["files"] == {} and missing["note"].startswith(
+        "neither a local folder nor in the local Hugging Face cache"
+    )
