@@ -259,7 +259,7 @@ def _objective(ctx: _Context, method: str, space: Space):
         trial.set_user_attr("run_dir", str(run_dir))
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it (shared studies)
         trial.set_user_attr("point", point)
-        trial.set_user_attr("violation", 1.0)  # infeasible until measured (the sampler's constraint)
+        trial.set_user_attr("violation", 1.0)  # infeasible until measured (the report's view; see _violation)
         monitor = _Monitor(trial, ctx)
         t0 = time.time()
         try:
@@ -267,6 +267,7 @@ def _objective(ctx: _Context, method: str, space: Space):
                              callback=monitor)  # fmt: skip
         except NonFiniteLossError as e:
             shutil.rmtree(work_dir(run_dir), ignore_errors=True)
+            _violation(trial, 1.0)
             trial.set_user_attr("pruned_reason", f"non-finite loss: {e}")
             raise optuna.TrialPruned(str(e)) from None
         trial.set_user_attr("time_s", round(time.time() - t0, 2))
@@ -274,17 +275,24 @@ def _objective(ctx: _Context, method: str, space: Space):
             shutil.rmtree(result.model_dir, ignore_errors=True)  # never selected: keep the log, not the weights
             trial.set_user_attr("pruned_reason", monitor.reason)
             trial.set_user_attr("check", monitor.last)
-            trial.set_user_attr("violation", monitor.last["violation"])
+            _violation(trial, monitor.last["violation"])
             raise optuna.TrialPruned(monitor.reason)
         s = score(measure(result.model, ctx.tokenizer, ctx.probe), ctx.probe, ctx.original["retain_acc"],
                   ctx.settings.objective)  # fmt: skip
-        for key in ("scores", "violation"):
-            trial.set_user_attr(key, s if key == "scores" else s["violation"])
+        trial.set_user_attr("scores", s)
+        _violation(trial, s["violation"])
         if ctx.gold is not None:
             trial.set_user_attr("gold", ctx.gold.report(result.model_dir, run_dir))
         return s["distance"]
 
     return run
+
+
+def _violation(trial: Any, value: float) -> None:
+    """The retain-budget violation (<= 0: feasible), for the report and as the sampler's constraint (set once per
+    trial; a running trial has none, and TPE ignores running trials' feasibility)."""
+    trial.set_user_attr("violation", value)
+    trial.set_constraint("retain_budget", value)
 
 
 PRUNERS = ("hopeless", "median", "none")
@@ -295,10 +303,8 @@ def _sampler(settings: TuneSettings, space: Space) -> Any:
 
     if settings.sampler == "grid":
         return optuna.samplers.GridSampler(space.grid(settings.grid_points), seed=settings.seed)
-    return optuna.samplers.TPESampler(
-        seed=settings.seed, n_startup_trials=min(4, settings.trials),
-        constraints_func=lambda t: [t.user_attrs.get("violation", 1.0)],
-    )  # fmt: skip
+    # constrained TPE: the trials' retain_budget constraint (set_constraint) marks infeasible ones
+    return optuna.samplers.TPESampler(seed=settings.seed, n_startup_trials=min(4, settings.trials))
 
 
 def finished(study: Any) -> list[Any]:
