@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+from obliviate.bench import mean_std, pareto_labels
 from obliviate.config import DataConfig, MethodSpec, ModelConfig, RunConfig, TrainConfig
 from obliviate.eval import EvalOptions, evaluate
 from obliviate.tune import ObjectiveConfig, TuneSettings, tune
@@ -83,14 +84,6 @@ def one_tune(method: str, seed: int, a: argparse.Namespace) -> dict:
     return rec
 
 
-def _ms(vals: list[float | None], scale: float, fmt: str) -> str:
-    v = [x * scale for x in vals if x is not None]
-    if not v:
-        return "–"
-    sd = statistics.stdev(v) if len(v) > 1 else 0.0
-    return f"{statistics.mean(v):{fmt}} ± {sd:{fmt}}" + (f" (n={len(v)})" if len(v) < len(vals) else "")
-
-
 def pareto(doc: dict) -> dict[str, str]:
     """Per method: ``front`` / ``dominated by X`` / ``dominating`` on (|forget NLL - gold's|, retain NLL), seed
     means (the forget-vs-holdout AUC saturates here: gold's own is far from 0.5, docs/book.md)."""
@@ -101,17 +94,7 @@ def pareto(doc: dict) -> dict[str, str]:
         if recs:
             pts[m] = (statistics.mean(abs(r["forget_nll"] - gold_nll) for r in recs),
                       statistics.mean(r["retain_nll"] for r in recs))  # fmt: skip
-
-    def dom(p, q):  # p dominates q
-        return all(x <= y for x, y in zip(p, q)) and p != q
-
-    out = {}
-    for m, p in pts.items():
-        by = [o for o, q in pts.items() if o != m and dom(q, p)]
-        beats = [o for o, q in pts.items() if o != m and dom(p, q)]
-        lead = "dominating" if len(beats) == len(pts) - 1 > 0 else "front"
-        out[m] = f"dominated by {', '.join(by)}" if by else lead
-    return out
+    return pareto_labels(pts)
 
 
 def write_md(doc: dict, path: Path) -> None:
@@ -132,10 +115,10 @@ def write_md(doc: dict, path: Path) -> None:
         lines[4:4] = [f"Run as {n} parallel processes (one per method) and merged; the same settings in one "
                       "process: `python benchmarks/mari_book.py` with the options above.", ""]  # fmt: skip
     for role in ("original", "gold"):
-        lines.append(f"| {role} | " + " | ".join(_ms([refs[role][c]], k, f) for c, k, f in COLUMNS) + " | |")
+        lines.append(f"| {role} | " + " | ".join(mean_std([refs[role][c]], k, f) for c, k, f in COLUMNS) + " | |")
     for m in s["methods"]:
         recs = [r.get("metrics") or {} for r in doc["tunes"] if r["method"] == m]
-        cells = [_ms([r.get(c) for r in recs], k, f) for c, k, f in COLUMNS]
+        cells = [mean_std([r.get(c) for r in recs], k, f) for c, k, f in COLUMNS]
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {doc['pareto'].get(m, '–')} |")
     atomic_write_text(path, "\n".join(lines) + "\n")
 

@@ -29,7 +29,7 @@ import statistics
 import time
 from pathlib import Path
 
-from obliviate.bench import Evaluator, WorldChoice, reference_row, row, run_config
+from obliviate.bench import Evaluator, WorldChoice, mean_std, pareto_labels, reference_row, row, run_config
 from obliviate.demo_recipes import DemoRecipe
 from obliviate.eval import EvalOptions
 from obliviate.tune import ObjectiveConfig, TuneSettings, tune
@@ -117,14 +117,6 @@ def a_lr(a: argparse.Namespace) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def _ms(vals: list[float | None], scale: float = 1.0, fmt: str = ".2f") -> str:
-    v = [x * scale for x in vals if x is not None]
-    if not v:
-        return "–"
-    sd = statistics.stdev(v) if len(v) > 1 else 0.0
-    return f"{statistics.mean(v):{fmt}} ± {sd:{fmt}}" + (f" (n={len(v)})" if len(v) < len(vals) else "")
-
-
 def summarise(world_doc: dict) -> list[dict]:
     """Per method: mean ± std over seeds and the goal check."""
     orig = world_doc["references"]["original"]["metrics"]
@@ -137,17 +129,27 @@ def summarise(world_doc: dict) -> list[dict]:
         goal = [(x.get("forget_quality") or 0) >= GOAL_FQ and (q or 0) >= GOAL_RETAIN for x, q in zip(m, ratio)]
         out.append({
             "method": method, "seeds": [r["seed"] for r in recs],
-            "fq": _ms([x.get("forget_quality") for x in m], fmt=".3g"),
-            "best_trial_fq": _ms([r["best_trial_fq"] for r in recs], fmt=".3g"),
-            "retain_acc": _ms([x.get("retain_acc") for x in m], 100, ".1f"), "retain_ratio": _ms(ratio, 100, ".1f"),
-            "model_utility": _ms([x.get("model_utility") for x in m]),
-            "mia_auc": _ms([x.get("mia_loss") for x in m]), "privleak": _ms([x.get("privleak") for x in m], fmt=".1f"),
-            "time_vs_gold": _ms([r["trial_time_s"] / gold_time if gold_time else None for r in recs], fmt=".1f"),
+            "fq": mean_std([x.get("forget_quality") for x in m], fmt=".3g"),
+            "best_trial_fq": mean_std([r["best_trial_fq"] for r in recs], fmt=".3g"),
+            "retain_acc": mean_std([x.get("retain_acc") for x in m], 100, ".1f"),
+            "retain_ratio": mean_std(ratio, 100, ".1f"),
+            "model_utility": mean_std([x.get("model_utility") for x in m]),
+            "mia_auc": mean_std([x.get("mia_loss") for x in m]),
+            "privleak": mean_std([x.get("privleak") for x in m], fmt=".1f"),
+            "time_vs_gold": mean_std([r["trial_time_s"] / gold_time if gold_time else None for r in recs], fmt=".1f"),
             "goal_met": f"{sum(goal)}/{len(goal)}", "selected_none": sum(r["selected"] is None for r in recs),
-            "distance": _ms([(r.get("selected_scores") or {}).get("distance") for r in recs], fmt=".3f"),
-            "objective_retain_drop": _ms([(r.get("selected_scores") or {}).get("retain_drop") for r in recs], 100,
+            "distance": mean_std([(r.get("selected_scores") or {}).get("distance") for r in recs], fmt=".3f"),
+            "objective_retain_drop": mean_std([(r.get("selected_scores") or {}).get("retain_drop") for r in recs], 100,
                                          ".1f"),
         })  # fmt: skip
+    means = {}
+    for method in dict.fromkeys(r["method"] for r in world_doc["tunes"]):
+        m = [r["metrics"] for r in world_doc["tunes"] if r["method"] == method and r.get("metrics")]
+        if m:  # higher FQ and utility are better: negated for pareto_labels
+            means[method] = (-statistics.mean(x["forget_quality"] for x in m),
+                             -statistics.mean(x["model_utility"] for x in m))  # fmt: skip
+    for r, label in ((r, pareto_labels(means).get(r["method"], "–")) for r in out):
+        r["pareto"] = label
     return out
 
 
@@ -179,8 +181,8 @@ def write_md(doc: dict, path: Path) -> None:
             f"Original: retain acc {100 * o['retain_acc']:.1f} %, FQ {o['forget_quality']:.3g}; gold: retain acc "
             f"{100 * g['retain_acc']:.1f} %, FQ {g['forget_quality']:.3g}, retraining {w['gold_build_time_s']:.0f} s.",
             "", "| method | FQ (selected) | best-trial FQ | retain acc % | retain / orig % | utility | MIA AUC | "
-            "PrivLeak | time / gold | goal | none selected | distance | tf retain drop % |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "PrivLeak | time / gold | goal | none selected | distance | tf retain drop % | Pareto (FQ, utility) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]  # fmt: skip
         met = [r["method"] for r in w["summary"] if not r["goal_met"].startswith("0/")]
         lines[-2:-2] = [f"Goal met on this world by: {', '.join(met) or 'no method (no seed)'}.", ""]
@@ -188,7 +190,7 @@ def write_md(doc: dict, path: Path) -> None:
             lines.append(
                 f"| {r['method']} | {r['fq']} | {r['best_trial_fq']} | {r['retain_acc']} | {r['retain_ratio']} | "
                 f"{r['model_utility']} | {r['mia_auc']} | {r['privleak']} | {r['time_vs_gold']} | {r['goal_met']} | "
-                f"{r['selected_none']} | {r['distance']} | {r['objective_retain_drop']} |"
+                f"{r['selected_none']} | {r['distance']} | {r['objective_retain_drop']} | {r['pareto']} |"
             )
     atomic_write_text(path, "\n".join(lines) + "\n")
 

@@ -270,3 +270,30 @@ def selected_runs(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def recipes_from_results(doc: dict[str, Any]) -> dict[str, DemoRecipe]:
     """The recipe of each method's selected run (:func:`selected_runs`) in a recipe-grid results document."""
     return {name: DemoRecipe(**doc["runs"][sel["run"]]["recipe"]) for name, sel in selected_runs(doc).items()}
+
+
+def mean_std(vals: list[float | None], scale: float = 1.0, fmt: str = ".2f") -> str:
+    """``mean ± std`` of the values that are not None (``(n=k)`` when some were), ``–`` when none are."""
+    import statistics
+
+    v = [x * scale for x in vals if x is not None]
+    if not v:
+        return "–"
+    sd = statistics.stdev(v) if len(v) > 1 else 0.0
+    return f"{statistics.mean(v):{fmt}} ± {sd:{fmt}}" + (f" (n={len(v)})" if len(v) < len(vals) else "")
+
+
+def pareto_labels(points: dict[str, tuple[float, ...]]) -> dict[str, str]:
+    """Each name's place among ``points`` (every coordinate lower-is-better): ``dominated by X, Y``, ``dominating``
+    (it dominates every other point) or ``front`` (on the Pareto front, dominating not all)."""
+
+    def dominates(p: tuple[float, ...], q: tuple[float, ...]) -> bool:
+        return all(x <= y for x, y in zip(p, q)) and p != q
+
+    out = {}
+    for name, p in points.items():
+        by = [o for o, q in points.items() if o != name and dominates(q, p)]
+        beats = [o for o, q in points.items() if o != name and dominates(p, q)]
+        out[name] = f"dominated by {', '.join(by)}" if by else ("dominating" if len(beats) == len(points) - 1 > 0
+                                                               else "front")  # fmt: skip
+    return out

@@ -1,6 +1,6 @@
 """What the built-in Reveal-and-Release tasks share: instruction-prefix worlds, a word-level tokenizer, and a tiny
-GPT-2 trained from scratch (:func:`obliviate.train.memorise.memorise`, as the built-in world's models) and cached
-(:func:`obliviate.utils.cache.cached_dir`).
+GPT-2 (``toxicity/test-llama``: a Llama-style model) trained from scratch (:func:`obliviate.train.memorise.memorise`,
+as the built-in world's models) and cached (:func:`obliviate.utils.cache.cached_dir`).
 
 Every task document is ``<i> w1 w2 w3 </i>`` (an instruction prefix drawn from invented instruction words) followed
 by a body whose *kind* (topic, entity mix, code vs arithmetic) the prefix decides through hidden per-word affinities
@@ -36,8 +36,9 @@ OPEN, CLOSE = "<i>", "</i>"
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """The task model (GPT-2 from config) and its training recipe."""
+    """The task model (a GPT-2 or Llama-style causal LM from config) and its training recipe."""
 
+    arch: str = "gpt2"  # gpt2 | llama (obliviate.models.new_causal_lm): the paper runs several model families
     layers: int = 2
     dim: int = 64
     heads: int = 4
@@ -157,13 +158,13 @@ def build_word_tokenizer(texts: Sequence[str]):
 
 
 def train_task_model(rows: list[dict[str, str]], spec: ModelSpec, progress: bool = True):
-    """Train a GPT-2 from scratch on prompt (prefix) / answer (body) rows; returns ``(model, tokenizer)``."""
+    """Train ``spec.arch`` from scratch on prompt (prefix) / answer (body) rows; returns ``(model, tokenizer)``."""
     from obliviate.config import TrainConfig
     from obliviate.models import new_causal_lm
     from obliviate.train.memorise import memorise
 
     tok = build_word_tokenizer([r["prompt"] + " " + r["answer"] for r in rows])
-    model = new_causal_lm("gpt2", tok, layers=spec.layers, dim=spec.dim, heads=spec.heads, mlp=spec.mlp,
+    model = new_causal_lm(spec.arch, tok, layers=spec.layers, dim=spec.dim, heads=spec.heads, mlp=spec.mlp,
                           context=spec.context, seed=spec.seed)  # fmt: skip
     tcfg = TrainConfig(
         lr=spec.lr, batch_size=spec.batch_size, max_steps=spec.steps, warmup_steps=spec.warmup_steps,

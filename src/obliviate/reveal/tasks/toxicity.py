@@ -69,6 +69,8 @@ class ToxicityConfig:
 SIZES = {
     "default": ToxicityConfig(),
     "test": ToxicityConfig(n_words=16, n_docs=6000, model=ModelSpec(dim=48, mlp=192, steps=320)),
+    # the same task and recipe on a second model family (RoPE, RMSNorm, SwiGLU, tied embeddings)
+    "test-llama": ToxicityConfig(n_words=16, n_docs=6000, model=ModelSpec(arch="llama", dim=48, mlp=192, steps=320)),
 }
 
 
