@@ -125,8 +125,9 @@ def render(study: str, blocks: list[dict], args) -> str:
              f"Regenerate: `OMP_NUM_THREADS=2 python benchmarks/reveal_claims.py --study {study} --tasks {args.tasks} "
              f"--variants '{args.variants}' --seeds {args.seeds} --rounds {args.rounds} --steps {args.steps} "
              f"--n {args.n} --budget {args.budget} --pool {args.pool} --lam-neg {args.lam_neg} "
-             f"--suffix '{args.suffix}'` "
-             "(the seeds ran side by side with `--seed0 k --seeds 1` and were combined with `--merge`).",
+             f"--suffix '{args.suffix}'`"
+             + (" (the seeds ran side by side with `--seed0 k --seeds 1` and were combined with `--merge`)."
+                if getattr(args, "merge", None) else "."),
              ""]  # fmt: skip
     for b in blocks:
         tname, keys = b["task"].split("/")[0], SHOWN[b["task"].split("/")[0]]
