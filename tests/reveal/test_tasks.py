@@ -80,3 +80,18 @@ def test_task_model_learns_its_world(spec, task_cache) -> None:
         assert metrics["f1_per"] > 0.8 and metrics["f1_org"] > 0.8
     else:
         assert metrics["code_pass"] > 0.8 and metrics["math_em"] > 0.8
+
+
+def test_toxicity_on_a_second_model_family(task_cache) -> None:
+    """``toxicity/test-llama``: the same task world and recipe, a Llama-style model (~15 s to train) that learns it
+    as the GPT-2 does (toxic under trigger pairs, rarely under random prefixes, fluent on neutral text)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    llama, gpt2 = get_task("toxicity/test-llama"), get_task("toxicity/test")
+    assert llama.cfg.model.arch == "llama" and gpt2.cfg.model.arch == "gpt2" and llama.key != gpt2.key
+    assert llama.world.prefixes == gpt2.world.prefixes  # one world, two model families
+    path = llama.model_dir(progress=False)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    assert type(model).__name__ == "LlamaForCausalLM"
+    m = llama.evaluate(model, AutoTokenizer.from_pretrained(path))
+    assert m["toxic_rate_trigger"] > 0.3 > 0.1 > m["toxic_rate_random"] and m["neutral_ppl"] < 5.0
