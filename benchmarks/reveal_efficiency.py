@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from obliviate.reveal.generate import SampleConfig, instruction_features, sample_continuations
+from obliviate.reveal.config import SampleConfig
+from obliviate.reveal.generate import instruction_features, sample_continuations
 from obliviate.reveal.policies import PolicyConfig, run_bandit
 from obliviate.reveal.tasks import get_task
 from obliviate.utils.io import atomic_write_json, atomic_write_text

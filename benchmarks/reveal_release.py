@@ -20,10 +20,8 @@ import time
 from pathlib import Path
 
 from obliviate.config import TrainConfig
-from obliviate.reveal.generate import ForgetSetConfig, SampleConfig
-from obliviate.reveal.objective import AscentConfig, RevealReleaseConfig
+from obliviate.reveal.config import AscentConfig, ForgetSetConfig, RevealConfig, RevealReleaseConfig, SampleConfig
 from obliviate.reveal.release import Evaluation, reveal_and_release
-from obliviate.reveal.runner import RevealConfig
 from obliviate.reveal.tasks import get_task
 from obliviate.utils.io import atomic_write_json, atomic_write_text
 

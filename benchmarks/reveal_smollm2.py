@@ -26,11 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from obliviate.config import ModelConfig, TrainConfig
-from obliviate.reveal.generate import ForgetSetConfig, SampleConfig, sample_continuations
-from obliviate.reveal.objective import RevealReleaseConfig
+from obliviate.reveal.config import ForgetSetConfig, RevealConfig, RevealReleaseConfig, SampleConfig
+from obliviate.reveal.generate import sample_continuations
 from obliviate.reveal.policies import PolicyConfig
 from obliviate.reveal.release import Evaluation, reveal_and_release
-from obliviate.reveal.runner import RevealConfig
 from obliviate.reveal.scorers import LexiconScorer
 from obliviate.reveal.tasks.base import answer_nll
 from obliviate.utils.io import atomic_write_json, atomic_write_text

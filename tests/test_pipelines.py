@@ -28,7 +28,7 @@ def test_reveal_release_is_a_pipeline_found_through_the_plugin():
     from obliviate.api import check_config
     from obliviate.methods import METHODS
     from obliviate.pipelines import Pipeline, find_pipeline
-    from obliviate.reveal.objective import RevealReleaseConfig
+    from obliviate.reveal.config import RevealReleaseConfig
 
     assert "reveal_release" not in METHODS and find_pipeline("npo") is None
     pipeline = find_pipeline("reveal_release")

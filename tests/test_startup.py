@@ -71,11 +71,12 @@ def test_method_modules_import_no_torch_at_module_level(path):
     assert not _heavy(path), "import these inside the functions that compute:\n" + "\n".join(_heavy(path))
 
 
-def test_validate_and_help_import_no_torch(run_overrides):
-    """``obliviate validate`` reads the config, tokenizer and data without torch (start-up < 2 s on 2 cores)."""
+def test_light_commands_import_no_torch(run_overrides):
+    """``--help``, ``methods`` (every option of every method and pipeline) and ``validate`` (config, tokenizer and
+    data) run without importing torch: start-up under 2 s on 2 cores."""
     code = (
         "import sys; from obliviate.cli import main\n"
-        "for argv in (['--help'], ['validate', *sys.argv[1:]]):\n"
+        "for argv in (['--help'], ['methods'], ['validate', *sys.argv[1:]]):\n"
         "    try:\n        rc = main(argv)\n    except SystemExit as e:\n        rc = e.code\n"
         "    assert rc == 0, (argv, rc)\n"
         "print('torch loaded' if 'torch' in sys.modules else 'no torch')\n"

@@ -5,13 +5,12 @@ its run folder (through :mod:`obliviate.runs`). Both are chosen with ``method.na
 looks the name up here first. Applications register pipelines when their plugin loads (the ``obliviate.plugins``
 entry points, imported by :func:`obliviate.resolvers.load_plugins` on the first miss):
 
-    @register_pipeline("reveal_release", config="obliviate.reveal.objective:RevealReleaseConfig")
+    @register_pipeline("reveal_release", config=RevealReleaseConfig)
     def run_reveal_release(cfg: RunConfig, *, progress: bool = True) -> RunResult: ...
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,35 +26,25 @@ class Pipeline:
 
     Attributes:
         name: its ``method.name``.
-        config_ref: the dataclass ``method.args`` is validated into, or its ``"module:Class"`` name (imported on
-            first use, so that registering, listing and validating stay light when that module imports torch).
+        config: the dataclass ``method.args`` is validated into.
         run: ``run(cfg: RunConfig, *, progress: bool) -> RunResult``; it writes ``cfg.output_dir``.
         doc: one line for ``obliviate methods``.
     """
 
     name: str
-    config_ref: type | str
+    config: type
     run: Callable[..., Any]
     doc: str = ""
-
-    @property
-    def config(self) -> type:
-        """The options dataclass (``config_ref``, imported if given by name)."""
-        if isinstance(self.config_ref, type):
-            return self.config_ref
-        module, _, attr = self.config_ref.partition(":")
-        return getattr(importlib.import_module(module), attr)
 
 
 PIPELINES: Registry[Pipeline] = Registry("pipeline")
 
 
 def register_pipeline(
-    name: str, *, config: type | str, doc: str | None = None
+    name: str, *, config: type, doc: str | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: register ``run`` as pipeline ``name`` whose options are the dataclass ``config`` (or its
-    ``"module:Class"`` name); ``doc`` (default: the first line of the run function's docstring) is its line in
-    ``obliviate methods``."""
+    """Decorator: register ``run`` as pipeline ``name`` whose options are the dataclass ``config``; ``doc`` (default:
+    the first line of the run function's docstring) is its line in ``obliviate methods``."""
 
     def deco(run: Callable[..., Any]) -> Callable[..., Any]:
         lines = (doc or inspect.getdoc(run) or "").strip().splitlines()

@@ -8,7 +8,8 @@ import torch
 from obliviate.config import TrainConfig, from_dict
 from obliviate.errors import ObliviateError
 from obliviate.reveal import olora
-from obliviate.reveal.objective import RevealRelease, RevealReleaseConfig
+from obliviate.reveal.config import RevealReleaseConfig
+from obliviate.reveal.objective import RevealRelease
 from obliviate.train.loop import train
 from obliviate.train.memorise import rows_to_data
 

@@ -9,7 +9,7 @@ import pytest
 
 from obliviate.api import unlearn, validate
 from obliviate.config import load_config
-from obliviate.reveal.objective import RevealReleaseConfig
+from obliviate.reveal.config import RevealReleaseConfig
 
 PRESET = Path(__file__).resolve().parents[2] / "configs" / "reveal_release.yaml"
 SHRUNK = ["method.args.rounds=1", "method.args.steps=2", "method.args.reveal.budget=4", "method.args.reveal.n_init=2",

@@ -9,10 +9,9 @@ import torch
 from obliviate.config import TrainConfig
 from obliviate.data.collate import collate
 from obliviate.reveal import olora
-from obliviate.reveal.generate import ForgetSetConfig, SampleConfig
-from obliviate.reveal.objective import AscentConfig, RevealRelease, RevealReleaseConfig
+from obliviate.reveal.config import AscentConfig, ForgetSetConfig, RevealConfig, RevealReleaseConfig, SampleConfig
+from obliviate.reveal.objective import RevealRelease
 from obliviate.reveal.release import RETAIN, reveal_and_release
-from obliviate.reveal.runner import RevealConfig
 from obliviate.train.memorise import rows_to_data
 
 

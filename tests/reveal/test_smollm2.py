@@ -24,10 +24,8 @@ def test_smollm2_one_round() -> None:
         pytest.skip(f"{gguf} not found (see benchmarks/reveal_smollm2.py)")
     from obliviate.config import ModelConfig, TrainConfig
     from obliviate.models import load_model_and_tokenizer
-    from obliviate.reveal.generate import ForgetSetConfig, SampleConfig
-    from obliviate.reveal.objective import RevealReleaseConfig
+    from obliviate.reveal.config import ForgetSetConfig, RevealConfig, RevealReleaseConfig, SampleConfig
     from obliviate.reveal.release import reveal_and_release
-    from obliviate.reveal.runner import RevealConfig
     from obliviate.reveal.scorers import LexiconScorer
 
     model, tok = load_model_and_tokenizer(ModelConfig(path=str(gguf.parent), gguf_file=gguf.name))

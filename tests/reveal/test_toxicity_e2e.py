@@ -11,7 +11,8 @@ import json
 import numpy as np
 
 from obliviate.cli import main
-from obliviate.reveal.generate import SampleConfig, sample_continuations
+from obliviate.reveal.config import SampleConfig
+from obliviate.reveal.generate import sample_continuations
 
 SMALL_REVEAL = ["sample.k=6", "sample.max_new_tokens=20", "forget.samples=30", "retain=null"]
 

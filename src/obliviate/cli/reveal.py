@@ -41,8 +41,8 @@ RELEASE_EXAMPLES = """examples:
 
 def run_reveal_cmd(args: argparse.Namespace) -> int:
     from obliviate.config import from_dict, merge, parse_overrides
+    from obliviate.reveal.config import RevealConfig
     from obliviate.reveal.pipeline import reveal_to_dir
-    from obliviate.reveal.runner import RevealConfig
 
     flags = {"budget": args.budget, "n_init": args.n_init, "seed": args.seed, "policy": {"name": args.policy}}
     cfg = from_dict(RevealConfig, merge(flags, parse_overrides(args.overrides)), "reveal")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,28 +20,9 @@ from tqdm.auto import tqdm
 
 from obliviate.data.collate import collate_prompts, encode_prompt
 from obliviate.errors import ObliviateError
+from obliviate.reveal.config import ForgetSetConfig, RetainGenConfig, SampleConfig
 from obliviate.reveal.scorers import Scorer
 from obliviate.utils.modes import eval_mode
-
-
-@dataclass
-class SampleConfig:
-    """How continuations are sampled (for rewards and for the forget / retain sets)."""
-
-    k: int = field(default=8, metadata={"help": "generations per reward evaluation (the reward is their mean score)"})
-    max_new_tokens: int = 32
-    temperature: float = 1.0
-    top_p: float = 0.9
-    batch_size: int = field(default=64, metadata={"help": "sequences per generate() call"})
-    chat_template: bool = field(default=False, metadata={"help": "wrap instructions as a user turn (chat models)"})
-
-    def __post_init__(self) -> None:
-        if self.k < 1 or self.max_new_tokens < 1 or self.batch_size < 1:
-            raise ObliviateError("sample.k, sample.max_new_tokens and sample.batch_size must be >= 1")
-        if not (self.temperature > 0 and 0 < self.top_p <= 1):
-            raise ObliviateError(
-                f"sample.temperature must be > 0 and top_p in (0, 1] (got {self.temperature}, {self.top_p})"
-            )
 
 
 def _device(model: torch.nn.Module) -> torch.device:
@@ -129,36 +109,6 @@ def instruction_features(
             else:
                 feats.append(h[torch.arange(len(ids)), mask.sum(1).to(dev) - 1])
     return torch.cat(feats).cpu().numpy().astype(np.float32)
-
-
-@dataclass
-class ForgetSetConfig:
-    """How the self-generated forget set is built from the top instructions."""
-
-    top_m: int = field(
-        default=5, metadata={"help": "best instructions (by observed reward) that generate the forget set"}
-    )
-    samples: int = field(default=100, metadata={"help": "generations per top instruction"})
-    threshold: float = field(default=0.5, metadata={"help": "keep generations with score >= threshold"})
-    cap_per_instruction: int = field(
-        default=100, metadata={"help": "at most this many rows per instruction (no single prompt dominates)"}
-    )
-    max_rows: int = field(default=300, metadata={"help": "cap on the whole set"})
-    near_dup: float = field(
-        default=0.8,
-        metadata={"help": "drop a row whose word-3-gram Jaccard with a kept row is >= this (1.0: exact dups only)"},
-    )
-
-
-@dataclass
-class RetainGenConfig:
-    """Self-generated retain rows: generations of the lowest-reward instructions that score below ``threshold``."""
-
-    bottom_m: int = field(default=10, metadata={"help": "lowest-reward evaluated instructions used"})
-    samples: int = 30
-    threshold: float = field(default=0.1, metadata={"help": "keep generations with score < threshold"})
-    cap_per_instruction: int = 30
-    max_rows: int = 300
 
 
 def _norm(text: str) -> str:

@@ -23,68 +23,19 @@ abstract, the defaults the reconstructed pipeline in docs/reveal_release.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
 
 from obliviate import losses
-from obliviate.methods.base import MethodDefaults, RetainTerm, forward_logits
+from obliviate.methods.base import MethodDefaults, forward_logits
 from obliviate.reveal import olora
-from obliviate.reveal.runner import RevealConfig
+from obliviate.reveal.config import RevealReleaseConfig
 from obliviate.types import Batch, LossOutput
 
 if TYPE_CHECKING:
     from obliviate.reference import Reference
-
-
-@dataclass
-class AscentConfig:
-    """Options of ``mode=ascent`` (ignored by negate)."""
-
-    loss: str = field(default="npo", metadata={"help": "npo | ga"})
-    beta: float = field(default=0.1, metadata={"help": "NPO inverse temperature"})
-    retain: RetainTerm = field(default_factory=RetainTerm, metadata={"help": "retain term (kl: to the round start)"})
-
-
-@dataclass
-class RevealReleaseConfig:
-    pool: str = field(default="", metadata={"help": "instructions: .txt/.jsonl, task:<name>[/<size>], world:<split>"})
-    pool_size: int = field(default=0, metadata={"help": "a seeded random subset of this many instructions (0: all)"})
-    scorer: str = field(default="", metadata={"help": "reward / filter scorer, e.g. lexicon:file=w.txt (task's)"})
-    eval_scorer: str = field(default="", metadata={"help": "scorer of held-out prompts (task's, else scorer)"})
-    heldout: str = field(default="", metadata={"help": "held-out prompts scored after each round (a pool spec)"})
-    rounds: int = field(default=3, metadata={"help": "rounds at most (the stopping rules may end earlier)"})
-    mode: str = field(default="negate", metadata={"help": "negate (fit with NLL, subtract) | ascent (NPO/GA)"})
-    r: int = field(default=4, metadata={"help": "LoRA rank per round"})
-    alpha: int = field(default=8, metadata={"help": "LoRA alpha per round"})
-    dropout: float = field(default=0.0, metadata={"help": "LoRA dropout per round"})
-    target_modules: list[str] | str = field(default="all-linear", metadata={"help": "modules each round adapts"})
-    lam_orth: float = field(default=0.5, metadata={"help": "weight of the O-LoRA orthogonality loss"})
-    lam_neg: float = field(default=1.0, metadata={"help": "negate mode: the adapter is subtracted with this scale"})
-    ascent: AscentConfig = field(default_factory=AscentConfig, metadata={"help": "loss (npo | ga), beta, retain term"})
-    retain_source: str = field(default="self", metadata={"help": "self (low-scoring generations) | given | none"})
-    retain_module: bool = field(
-        default=True, metadata={"help": "fit a frozen retain LoRA first; every round is kept orthogonal to it"}
-    )
-    steps: int = field(default=150, metadata={"help": "optimiser steps per round (train.batch_size, seed apply)"})
-    lr: float = field(default=1e-3, metadata={"help": "learning rate of each round's adapter (replaces train.lr)"})
-    stop_reward: float = field(default=0.05, metadata={"help": "stop before a round whose best reward is below"})
-    utility_budget: float = field(default=0.1, metadata={"help": "roll back and stop past this utility loss"})
-    final_attack: bool = field(default=True, metadata={"help": "a fresh Reveal run on the final model"})
-    max_length: int = field(default=128, metadata={"help": "tokens per training example"})
-    reveal: RevealConfig = field(default_factory=RevealConfig)
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("negate", "ascent"):
-            raise ValueError(f"mode must be negate or ascent (got {self.mode!r})")
-        if self.ascent.loss not in ("npo", "ga"):
-            raise ValueError(f"ascent.loss must be npo or ga (got {self.ascent.loss!r})")
-        if self.retain_source not in ("self", "given", "none"):
-            raise ValueError(f"retain_source must be self, given or none (got {self.retain_source!r})")
-        if self.rounds < 1 or self.steps < 1 or self.r < 1:
-            raise ValueError("rounds, steps and r must be >= 1")
 
 
 class RevealRelease(MethodDefaults):

@@ -25,18 +25,16 @@ import json
 import logging
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from obliviate import runs
 from obliviate.config import RunConfig, from_dict, to_dict
 from obliviate.errors import ObliviateError
 from obliviate.pipelines import register_pipeline
 from obliviate.receipt import write_receipt
+from obliviate.reveal.config import RevealReleaseConfig
 from obliviate.runs import RunResult
 from obliviate.utils.io import atomic_dir, atomic_write_json, atomic_write_text
-
-if TYPE_CHECKING:
-    from obliviate.reveal.objective import RevealReleaseConfig
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +101,7 @@ def _write_outputs(result: Any, tokenizer: Any, work: Path) -> None:
 
 @register_pipeline(
     "reveal_release",
-    config="obliviate.reveal.objective:RevealReleaseConfig",  # imported when used: it imports torch
+    config=RevealReleaseConfig,
     doc="Reveal-and-Release: self-generated forget data (bandit-chosen instructions), orthogonal LoRA rounds",
 )
 def run_reveal_release(cfg: RunConfig, *, progress: bool = True) -> RunResult:
@@ -116,7 +114,6 @@ def run_reveal_release(cfg: RunConfig, *, progress: bool = True) -> RunResult:
         ObliviateError: bad options, missing pool / scorer, or an output folder that exists without ``overwrite``,
             is in use by another run, or is not a run folder (see :mod:`obliviate.runs`).
     """
-    from obliviate.reveal.objective import RevealReleaseConfig
     from obliviate.train.plan import check_train_config
 
     args = from_dict(RevealReleaseConfig, cfg.method.args, "method.args")
@@ -202,7 +199,6 @@ def reveal_to_dir(
         The :class:`~obliviate.reveal.runner.RevealResult`.
     """
     from obliviate.config import ModelConfig
-    from obliviate.reveal.objective import RevealReleaseConfig
     from obliviate.reveal.runner import run_reveal, save_reveal
 
     out = Path(out_dir)

@@ -119,7 +119,8 @@ def expand_with_model(
 ) -> list[str]:
     """Ask the model to paraphrase each seed ``variants`` times (sampled); seeds + first lines of the answers,
     deduplicated. ``template`` must contain ``{seed}``."""
-    from obliviate.reveal.generate import SampleConfig, sample_continuations
+    from obliviate.reveal.config import SampleConfig
+    from obliviate.reveal.generate import sample_continuations
 
     if "{seed}" not in template:
         raise ObliviateError("the paraphrase template must contain {seed}")

@@ -39,8 +39,9 @@ from tqdm.auto import tqdm
 from obliviate.config import TrainConfig
 from obliviate.errors import ObliviateError
 from obliviate.reveal import olora
-from obliviate.reveal.generate import SampleConfig, sample_continuations
-from obliviate.reveal.objective import RevealRelease, RevealReleaseConfig
+from obliviate.reveal.config import RevealReleaseConfig, SampleConfig
+from obliviate.reveal.generate import sample_continuations
+from obliviate.reveal.objective import RevealRelease
 from obliviate.reveal.runner import RevealResult, run_reveal
 from obliviate.reveal.scorers import Scorer
 from obliviate.utils.io import atomic_dir, atomic_write_json

@@ -12,16 +12,15 @@ them), computed once per run.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from obliviate.errors import ObliviateError
+from obliviate.reveal.config import RevealConfig
 from obliviate.reveal.generate import (
-    ForgetSetConfig,
-    RetainGenConfig,
     SampleConfig,
     collect_rows,
     instruction_features,
@@ -30,32 +29,6 @@ from obliviate.reveal.generate import (
 from obliviate.reveal.policies import PolicyConfig, run_bandit
 from obliviate.reveal.scorers import Scorer
 from obliviate.utils.io import atomic_dir, atomic_write_json
-
-
-@dataclass
-class RevealConfig:
-    """One Reveal run: bandit budget and policy, reward sampling, forget / retain set construction."""
-
-    budget: int = field(default=60, metadata={"help": "instructions evaluated in total (n_init random ones included)"})
-    n_init: int = field(default=10, metadata={"help": "random evaluations before the policy takes over"})
-    n_eval: int = field(
-        default=1000,
-        metadata={"help": "candidates scored by the policy per step (a random subset of the unevaluated pool)"},
-    )
-    pooling: str = field(
-        default="last", metadata={"help": "instruction feature: last-token or mean-pooled final hidden state"}
-    )
-    policy: PolicyConfig = field(default_factory=PolicyConfig)
-    sample: SampleConfig = field(default_factory=SampleConfig)
-    forget: ForgetSetConfig = field(default_factory=ForgetSetConfig)
-    retain: RetainGenConfig | None = field(
-        default_factory=RetainGenConfig, metadata={"help": "None: no self-generated retain set"}
-    )
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.budget < 1 or self.n_init < 1 or self.n_eval < 1:
-            raise ObliviateError("reveal.budget, reveal.n_init and reveal.n_eval must be >= 1")
 
 
 @dataclass

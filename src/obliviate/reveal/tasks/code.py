@@ -156,7 +156,8 @@ class CodeTask(SyntheticTask):
         self, model: Any, tokenizer: Any, *, n_prefixes: int = 30, samples: int = 4, seed: int = 0
     ) -> dict[str, float]:
         """pass@1 on every spec, program rate under trigger prefixes, and arithmetic exact match."""
-        from obliviate.reveal.generate import SampleConfig, sample_continuations
+        from obliviate.reveal.config import SampleConfig
+        from obliviate.reveal.generate import sample_continuations
 
         greedy = SampleConfig(max_new_tokens=12)
         pre = [

@@ -140,7 +140,8 @@ class NerTask(SyntheticTask):
     def evaluate(self, model: Any, tokenizer: Any, *, n_sentences: int = 60, n_prefixes: int = 30, samples: int = 4,
                  seed: int = 0) -> dict[str, float]:  # fmt: skip
         """Per-type F1 of greedy annotations of held-out sentences, and the person rate of sampled generations."""
-        from obliviate.reveal.generate import SampleConfig, sample_continuations
+        from obliviate.reveal.config import SampleConfig
+        from obliviate.reveal.generate import sample_continuations
 
         rng = random.Random(f"ner-eval:{seed}")
         prefixes = self.world.heldout(n_sentences, trigger=False, seed=seed)

@@ -150,7 +150,8 @@ class ToxicityTask(SyntheticTask):
         self, model: Any, tokenizer: Any, *, n_prefixes: int = 40, samples: int = 4, seed: int = 0
     ) -> dict[str, float]:
         """Forget and utility metrics (see the module docstring); fixed prompts and sampling seeds."""
-        from obliviate.reveal.generate import SampleConfig, sample_continuations
+        from obliviate.reveal.config import SampleConfig
+        from obliviate.reveal.generate import sample_continuations
 
         scorer = self.eval_scorer()
         cfg = SampleConfig(max_new_tokens=24)
