@@ -274,8 +274,11 @@ def load_tokenizer(cfg: ModelConfig):
 
 
 def describe_model(cfg: ModelConfig) -> dict:
-    """Check that ``cfg.path`` holds a loadable causal-LM config without loading the weights; return its facts.
-    A plain local folder's config.json is read as JSON (AutoConfig imports torch); the full load checks the rest."""
+    """Check that ``cfg.path`` holds a causal-LM config without loading the weights; return its facts.
+
+    A plain local folder's config.json is only read as JSON (AutoConfig imports torch, ~1.5 s): its fields are
+    checked here, an unknown ``model_type`` only when a run loads the model (still before any run folder exists).
+    Hub ids, GGUF files and remote code go through AutoConfig."""
     _check_dtype(cfg.dtype)
     src = resolve_path(cfg.path)
     local = _plain_local(src, cfg, "config.json")

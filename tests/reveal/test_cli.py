@@ -32,3 +32,7 @@ def test_bad_input_is_one_line_error(tiny_gpt2_dir, tmp_path, capsys) -> None:
     assert "set method.args.pool" in capsys.readouterr().err
     assert main(["unlearn", "method.name=reveal_release", "method.args.mode=bogus", "-q"]) == 2
     assert "mode must be negate or ascent" in capsys.readouterr().err
+    # --resume reaches the pipeline: with both flags the run folder's rule answers before anything loads
+    argv = ["reveal-release", f"model.path={tiny_gpt2_dir}", f"output_dir={tmp_path / 'rr'}", "-q"]
+    assert main([*argv, "--resume", "--overwrite"]) == 2
+    assert "overwrite and resume are both set" in capsys.readouterr().err

@@ -17,6 +17,7 @@ ARGS = [
     "method.args.reveal.sample.k=4", "method.args.reveal.sample.max_new_tokens=16",
     "method.args.reveal.forget.samples=16", "method.args.reveal.retain=null", "method.args.utility_budget=10",
     "method.args.reveal.n_eval=50", "method.args.reveal.forget.threshold=0.1", "method.args.stop_reward=0",
+    "method.args.retain_source=given",  # the task's retain rows: a retain adapter is fitted, saved and restored
     "train.batch_size=8", "train.log_every=1",
 ]  # fmt: skip
 SAME = ("requests", "rounds_kept", "retain_module", "baseline", "final", "attack", "stop_reason", "steps")
@@ -58,6 +59,16 @@ def test_reveal_release_resumes_bit_identical_after_kill_9(toxicity_task, tmp_pa
     assert weights[0] == weights[1], f"weights differ after a kill {delay:.2f} s into round 2"
     assert _summary(out) == _summary(ref) and _log(out) == _log(ref)
     receipt = json.loads((out / "receipt.json").read_text())
-    assert receipt["resumed"] == {"resumed": True, "from": {"request": 1, "step": 0}}  # round 2 started again
+    # the resumed process ran round 2 only: round 1 and the retain adapter came from the saved state
+    assert receipt["resumed"] == {"resumed": True, "from": {"request": 1, "step": 0}}
+    assert _summary(ref)["retain_module"]["status"] == "fitted"
     assert not (out / "checkpoints").exists() and sorted(p.name for p in (out / "reveal").iterdir()) == [
         "round1", "round2"]  # fmt: skip
+
+
+def test_round_seeds_stay_in_numpys_range():
+    """Round seeds mix train.seed with the round number; the largest allowed train.seed must still seed numpy."""
+    from obliviate.config import TrainConfig
+    from obliviate.reveal.release import _seed_round
+
+    _seed_round(TrainConfig(seed=2**32 - 1), 4)

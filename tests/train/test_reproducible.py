@@ -52,7 +52,10 @@ def _log_has(work, step: int):
 
 def _writing_model(work, steps: int):
     def ready() -> bool:
-        return _log_has(work, steps)() and any(p.name.lstrip(".").startswith("model") for p in work.iterdir())
+        try:
+            return _log_has(work, steps)() and any(p.name.lstrip(".").startswith("model") for p in work.iterdir())
+        except FileNotFoundError:  # the run finished (renamed its .partial) between the two looks
+            return False
 
     return ready
 

@@ -25,8 +25,9 @@ REVEAL_EXAMPLES = """examples:
 """
 
 RELEASE_EXAMPLES = """examples:
-  # CPU-sized: two rounds on the built-in toxicity task (a few minutes)
+  # CPU-sized: two rounds on the built-in toxicity task (a few minutes); after an interrupt, --resume goes on
   obliviate reveal-release model.path=task:toxicity/test method.args.rounds=2 output_dir=runs/rr_tox --overwrite
+  obliviate reveal-release model.path=task:toxicity/test method.args.rounds=2 output_dir=runs/rr_tox --resume
 
   # ascent mode (NPO + retain), no orthogonality loss (ablation)
   obliviate reveal-release model.path=task:toxicity/test method.args.mode=ascent method.args.lam_orth=0 \\
@@ -64,7 +65,7 @@ def run_release_cmd(args: argparse.Namespace) -> int:
     from obliviate.config import load_config
     from obliviate.reveal.pipeline import run_reveal_release
 
-    flags = ["method.name=reveal_release", f"overwrite={args.overwrite}"]
+    flags = ["method.name=reveal_release", f"overwrite={args.overwrite}", f"resume={args.resume}"]
     result = run_reveal_release(load_config(args.config, [*args.overrides, *flags]), progress=not args.quiet)
     s = result.summary
     for r in s["requests"]:
@@ -99,6 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, epilog=RELEASE_EXAMPLES, formatter_class=fmt)  # fmt: skip
     q.add_argument("--config", "-c", help="preset YAML; omitted: the built-in defaults")
     q.add_argument("--overwrite", action="store_true", help="replace an existing output_dir")
+    q.add_argument("--resume", action="store_true", help="continue an interrupted run: finished rounds are kept")
     q.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     q.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. method.args.rounds=2")
     q.set_defaults(func=run_release_cmd)

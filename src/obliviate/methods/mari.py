@@ -53,10 +53,10 @@ class MariConfig:
 
         if self.construction not in MARI_CONSTRUCTIONS:
             raise ValueError(f"construction must be one of {', '.join(MARI_CONSTRUCTIONS)}")
-        if self.positions not in ("labels", "all") or self.target not in ("zero", "holdout"):
-            raise ValueError(
-                f"positions must be labels|all, target zero|holdout (got {self.positions}, {self.target})"
-            )
+        if self.positions not in ("labels", "all"):
+            raise ValueError(f"positions must be labels or all (got {self.positions!r})")
+        if self.target not in ("zero", "holdout"):
+            raise ValueError(f"target must be zero or holdout (got {self.target!r})")
         if self.gamma < 0 or self.chunk_size < 0:
             raise ValueError("gamma and chunk_size must be >= 0")
 

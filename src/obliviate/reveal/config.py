@@ -1,7 +1,7 @@
-"""The options of Reveal and Reveal-and-Release as plain dataclasses (no torch): listing and validating them
-(``obliviate methods``, ``obliviate validate``) stays light. The modules that compute with them re-export them
-(:mod:`.generate`: sampling and the forget / retain sets; :mod:`.runner`: one Reveal run; :mod:`.objective`: a
-Release round).
+"""The options of Reveal and Reveal-and-Release as plain dataclasses (no torch), so that listing and validating
+them (``obliviate methods``, ``obliviate validate``) stays light. Import them from here; they used to live beside the
+code that uses them (:mod:`.generate`: sampling and the forget / retain sets; :mod:`.runner`: one Reveal run;
+:mod:`.objective`: a Release round).
 """
 
 from __future__ import annotations

@@ -129,14 +129,15 @@ def run_reveal_release(cfg: RunConfig, *, progress: bool = True) -> RunResult:
         return _run(cfg, args, out, status, progress)
 
 
-def _resume_point(work: Path) -> dict[str, Any]:
-    """Where a resumed run goes on, in the receipt's terms: the start (step 0) of the first round not finished
-    before the interruption, as its log request (round - 1)."""
-    from obliviate.reveal.release import STATE
-
-    path = work / STATE / "state.json"
-    done = json.loads(path.read_text(encoding="utf-8"))["next_round"] - 1 if path.is_file() else 0
-    return {"request": done, "step": 0}
+def _resumed_at(result: Any) -> dict[str, Any] | None:
+    """The receipt's resume point (request = round - 1): the start of the first round this process ran, or the end of
+    the last finished round when none was left to run; None when nothing was restored."""
+    k = result.resumed_at
+    if k is None:
+        return None
+    if k <= len(result.rounds):  # rounds[k - 1] is the round this process (re)ran
+        return {"request": k - 1, "step": 0}
+    return {"request": len(result.rounds) - 1, "step": result.rounds[-1].get("train_steps", 0)}
 
 
 def _run(cfg: RunConfig, args: RevealReleaseConfig, out: Path, status: str, progress: bool) -> RunResult:
@@ -152,7 +153,6 @@ def _run(cfg: RunConfig, args: RevealReleaseConfig, out: Path, status: str, prog
         raise ObliviateError("method.args.retain_source=given needs data.retain")
     work = runs.start(out, status, {**to_dict(cfg), "output_dir": str(out)})
     evaluation = _evaluation(task, retain, heldout, eval_scorer, args.reveal.sample.chat_template)
-    resumed_at = _resume_point(work) if status == "resume" else None  # for the receipt
     result = reveal_and_release(
         model, tok, pool, scorer, args, cfg.train, evaluation=evaluation, retain_rows=retain, run_dir=work,
         resume=status == "resume", progress=progress,
@@ -175,7 +175,7 @@ def _run(cfg: RunConfig, args: RevealReleaseConfig, out: Path, status: str, prog
     }
     atomic_write_json(work / "summary.json", summary)
     revealed = sorted(str(p.relative_to(work)) for p in (work / "reveal").glob("round*/forget.jsonl"))
-    write_receipt(work, cfg, generated_forget=revealed, resumed=status == "resume", resumed_at=resumed_at)
+    write_receipt(work, cfg, generated_forget=revealed, resumed=status == "resume", resumed_at=_resumed_at(result))
     runs.finish(work, out)
     return RunResult(out, out / "model", summary, result.model, tok)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -46,6 +47,7 @@ from obliviate.reveal.runner import RevealResult, run_reveal
 from obliviate.reveal.scorers import Scorer
 from obliviate.utils.io import atomic_dir, atomic_write_json
 
+log = logging.getLogger(__name__)
 Metrics = Callable[[Any, Any], dict[str, float]]
 RETAIN = "retain"  # the retain module's adapter name (round adapters are round1, round2, ...)
 STATE = Path("checkpoints") / "release"  # in the run dir; obliviate.runs.finish drops checkpoints/ from the result
@@ -100,6 +102,7 @@ class ReleaseResult:
     stop_reason: str
     time_s: float = 0.0
     kept: list[str] = field(default_factory=list)  # adapter names kept, in round order
+    resumed_at: int | None = None  # resume: the round this call went on from (earlier rounds came from run_dir)
     retain: dict[str, Any] | None = None  # the retain module's fit (rows, steps, loss) or why it was skipped
 
 
@@ -156,7 +159,7 @@ def _seed_round(train_cfg: TrainConfig, k: int) -> None:
     does depends on the model it starts from and k only, not on the RNG state earlier rounds left (exact resume)."""
     from accelerate.utils import set_seed
 
-    set_seed(train_cfg.seed * 1_000_003 + k)
+    set_seed((train_cfg.seed * 1_000_003 + k) % 2**32)  # numpy takes seeds below 2**32
 
 
 def _save_state(run_dir: str | Path | None, model: Any, state: dict[str, Any]) -> None:
@@ -177,6 +180,8 @@ def _load_state(run_dir: str | Path, model: Any, cfg: RevealReleaseConfig) -> tu
     from safetensors.torch import load_file
 
     path = Path(run_dir) / STATE
+    if not (path / "state.json").is_file():  # a kill inside replace_dir leaves only the previous state, moved aside
+        path = path.with_name(f".{path.name}.old")
     if not (path / "state.json").is_file():
         return model, None
     state = json.loads((path / "state.json").read_text(encoding="utf-8"))
@@ -259,6 +264,7 @@ def reveal_and_release(
     if state is not None:
         rounds, kept, stop, retain_fit, baseline = (state[k] for k in ("rounds", "kept", "stop", "retain", "baseline"))
         reveals, first, t0 = [RevealResult(**r) for r in state["reveals"]], state["next_round"], t0 - state["time_s"]
+        log.info("resuming at round %d: rounds 1-%d and their adapters restored from %s", first, first - 1, run_dir)
         if evaluation is None and reveals:  # as round 1 built it
             evaluation = default_evaluation(retain_rows or reveals[0].retain_rows,
                                             chat_template=cfg.reveal.sample.chat_template)  # fmt: skip
@@ -268,7 +274,8 @@ def reveal_and_release(
                                      "retain": retain_fit, "baseline": baseline, "time_s": time.time() - t0,
                                      "reveals": [dataclasses.asdict(r) for r in reveals]})  # fmt: skip
 
-    for k in tqdm(range(first, cfg.rounds + 1), desc="release rounds", disable=not progress, initial=first - 1):
+    rounds_left = range(first, cfg.rounds + 1)
+    for k in tqdm(rounds_left, desc="release rounds", disable=not progress, initial=first - 1, total=cfg.rounds):
         _seed_round(train_cfg, k)
         # Self-generated retain rows feed the ascent retain term, or the default utility set (round 1 only).
         own = cfg.retain_source == "self" and (
@@ -313,4 +320,4 @@ def reveal_and_release(
     final = evaluation.metrics(model, tokenizer) if kept and evaluation else dict(baseline or {})
     attack = _attack(model, tokenizer, pool, scorer, cfg, progress) if cfg.final_attack else None
     return ReleaseResult(model, rounds, reveals, baseline or {}, final, attack, stop, time.time() - t0, kept,
-                         retain_fit)  # fmt: skip
+                         retain=retain_fit, resumed_at=first if state is not None else None)  # fmt: skip

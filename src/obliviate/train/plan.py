@@ -62,6 +62,7 @@ def plan_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
 
 
 def total_steps(cfg: TrainConfig, n_forget: int, num_processes: int = 1) -> int:
-    """The optimiser steps :func:`train` will plan for ``n_forget`` forget examples over ``num_processes``."""
+    """The optimiser steps :func:`obliviate.train.loop.train` plans for ``n_forget`` forget examples over
+    ``num_processes``."""
     sampler = PairedSampler(n_forget, batch_size=cfg.batch_size, num_shards=num_processes)
     return plan_steps(cfg, len(sampler))

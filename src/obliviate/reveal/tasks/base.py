@@ -52,8 +52,14 @@ class ModelSpec:
 
 
 def config_hash(*parts: Any) -> str:
-    blob = json.dumps([FORMAT_VERSION, *[asdict(p) if hasattr(p, "__dataclass_fields__") else p for p in parts]],
-                      sort_keys=True, default=str)  # fmt: skip
+    def plain(p: Any) -> Any:
+        d = asdict(p) if hasattr(p, "__dataclass_fields__") else p
+        if isinstance(d, dict) and isinstance(d.get("model"), dict) and d["model"].get("arch") == "gpt2":
+            # ModelSpec.arch came later: a GPT-2 spec hashes as before, so its cached task models stay valid
+            d = {**d, "model": {k: v for k, v in d["model"].items() if k != "arch"}}
+        return d
+
+    blob = json.dumps([FORMAT_VERSION, *map(plain, parts)], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
