@@ -3,6 +3,7 @@ processes sharing one SQLite study."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -27,15 +28,28 @@ def _finished(trials: list[dict]) -> list[dict]:
 
 
 def _trials_in_db(out: Path) -> list:
-    """The npo study's trials as stored now ([] while the database or the study does not exist yet)."""
+    """The npo study's trials as stored now ([] while the database, its tables or the study do not exist yet).
+
+    Only a database whose schema the tune process has finished creating is opened: optuna's storage creates missing
+    tables itself, and this poller must not race the process under test doing the same (an alembic_version clash)."""
+    import sqlite3
+
     import optuna
+    import sqlalchemy.exc
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if not (out / "study.db").is_file():
+    db = out / "study.db"
+    if not db.is_file():
         return []
     try:
-        return optuna.load_study(study_name="obliviate-npo", storage=f"sqlite:///{out / 'study.db'}").get_trials()
-    except KeyError:  # the database exists, the study not yet
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)) as con:
+            if not con.execute("SELECT count(*) FROM alembic_version").fetchone()[0]:
+                return []
+    except sqlite3.Error:  # no schema yet
+        return []
+    try:
+        return optuna.load_study(study_name="obliviate-npo", storage=f"sqlite:///{db}").get_trials()
+    except (KeyError, sqlalchemy.exc.SQLAlchemyError):  # the study does not exist yet, or the database is busy
         return []
 
 
