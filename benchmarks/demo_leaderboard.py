@@ -18,7 +18,7 @@ from pathlib import Path
 
 from transformers.utils import logging as hf_logging
 
-from obliviate.cli.tables import leaderboard_text
+from obliviate.cli.tables import leaderboard_text, steps_label
 from obliviate.demo import run_demo
 from obliviate.utils.io import atomic_write_json, atomic_write_text
 
@@ -33,18 +33,20 @@ def machine() -> str:
 
 def render(board: dict) -> str:
     s = board["settings"]
-    title = f"obliviate demo · {s['preset']} · {s['setting']} · {s['forget_split']} · {s['steps']} steps"
+    steps, per_method = steps_label(board["rows"])
+    title = f"obliviate demo · {s['preset']} · {s['setting']} · {s['forget_split']} · {steps}"
     return "\n".join(
         [
             "# `obliviate demo` leaderboard",
             "",
             f"Default settings: world:{s['preset']} ({s['people']} people, seed {s['seed']}), {s['setting']}, "
-            f"{s['forget_split']}, {s['steps']} steps per method, recipes from `src/obliviate/demo_recipes.py`; "
+            f"{s['forget_split']}, {steps} per method, recipes from `src/obliviate/demo_recipes.py`; "
             f"one thread (pinned); {board['times']['total']:.0f} s on {board['machine']} with the world cached. "
             "Regenerate: `python benchmarks/demo_leaderboard.py`.",
             "",
             "```",
             leaderboard_text(board["rows"], title=title).rstrip("\n"),
+            *([per_method] if per_method else []),
             "```",
             "",
         ]

@@ -17,7 +17,7 @@ forget-vs-holdout LOSS-attack AUC, PrivLeak and tune wall time relative to retra
 selection's FQ next to the best FQ any trial reached; whether the goal (FQ >= 0.5 at retain accuracy >= 98 % of the
 original's) is met per seed. Also ``<results>_recipes.json`` in the recipe-grid format
 (``obliviate-recipe-grid/1``) that ``benchmarks/demo_recipes.py --from-results`` regenerates the demo's recipes from
-(each selected run is one row; its tuned ``steps`` is recorded beside the recipe).
+(each selected run is one row; the recipe carries its tuned ``steps``).
 """
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ def one_tune(method: str, seed: int, w: WorldChoice, gold: Path, ev: Evaluator, 
     ev_doc = ev(sel / "model", sel, references=False)
     grid_recipe = {"lr": t["point"]["lr"], "args": json.loads(json.dumps(
         {k: v for k, v in t["point"].items() if k not in ("lr", "steps")})),
-        "batch_size": a.batch_size, "retain_batch_size": a.retain_batch_size}  # fmt: skip
+        "batch_size": a.batch_size, "retain_batch_size": a.retain_batch_size,
+        "steps": int(t["point"]["steps"])}  # fmt: skip
     rec["metrics"] = {m: _value(ev_doc, m) for m in METRICS}
     rec["selected_point"] = t["point"]
     rec["selected_scores"] = {k: t["scores"][k] for k in ("distance", "auc", "retain_drop")}

@@ -18,13 +18,18 @@ from obliviate.errors import ObliviateError
 from obliviate.methods import METHODS
 
 
-def test_demo_cli_writes_leaderboard_evals_and_report(world_models, tmp_path, capsys):
+def test_demo_cli_writes_leaderboard_evals_and_report(world_models, tmp_path, capsys, monkeypatch):
+    import dataclasses
+
     out = tmp_path / "demo"
     people = world_models["data"].removeprefix("people=")
-    argv = ["demo", "--people", people, "--methods", "graddiff,mari", "--steps", "3", "--out", str(out)]
+    for name, steps in (("graddiff", 2), ("mari", 3)):  # each recipe runs its own number of steps
+        monkeypatch.setitem(RECIPES, name, dataclasses.replace(RECIPES[name], steps=steps))
+    argv = ["demo", "--people", people, "--methods", "graddiff,mari", "--out", str(out)]
     assert main([*argv, "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "graddiff" in printed and "mari" in printed and "total time" in printed
+    assert "recipe steps" in printed and "steps: graddiff 2 · mari 3" in printed
     assert f"report:  {out / 'report' / 'report.html'}\n" in printed
 
     board = json.loads((out / "leaderboard.json").read_text())
@@ -34,8 +39,8 @@ def test_demo_cli_writes_leaderboard_evals_and_report(world_models, tmp_path, ca
     # the reference rows mean what they should: the original knows the forget people, the gold model does not
     assert rows["original"]["metrics"]["forget_acc"] > rows["gold"]["metrics"]["forget_acc"]
     assert rows["gold"]["metrics"]["forget_quality"] == pytest.approx(1.0)
-    for name in ("graddiff", "mari"):
-        assert rows[name]["status"] == "ok" and rows[name]["steps"] == 3
+    for name, steps in (("graddiff", 2), ("mari", 3)):
+        assert rows[name]["status"] == "ok" and rows[name]["steps"] == steps
         doc = json.loads((out / "runs" / name / "eval.json").read_text())
         assert doc["metrics"]["forget_acc"]["status"] == "ok"
         assert doc["reference_metrics"]["gold"]["forget_acc"]["value"] == rows["gold"]["metrics"]["forget_acc"]

@@ -54,7 +54,7 @@ class DemoResult:
     leaderboard: list[dict[str, Any]]  # rows as in leaderboard.json
     report: Path  # report.html
     times: dict[str, float]  # seconds: world, references, each method, report, total
-    steps: int  # optimiser steps per method
+    steps: int | None  # optimiser steps of every method; None: each recipe's own
 
 
 def resolve_methods(methods: Sequence[str] | str | None) -> list[str]:
@@ -120,7 +120,7 @@ def run_demo(
         methods: method names (list or comma-separated), ``"all"``, or None for :data:`DEFAULT_METHODS`.
         out: output folder (see the module docstring).
         overwrite: replace an earlier demo in ``out``.
-        steps: optimiser steps per method (default :data:`DEMO_STEPS`).
+        steps: optimiser steps for every method; None: each recipe's own (:data:`DEMO_STEPS` unless it names one).
         seed: world seed.
         people: trained people in the world (the recipes were tuned for 200).
         eval_batch_size: sequences per evaluation forward pass / generate call (does not change values).
@@ -138,8 +138,7 @@ def run_demo(
     world = WorldChoice(preset, setting, forget_split, seed, people)
     world.check()
     names = resolve_methods(methods)
-    steps = DEMO_STEPS if steps is None else steps
-    if steps < 1:
+    if steps is not None and steps < 1:
         raise ObliviateError(f"--steps must be at least 1 (got {steps})")
     out = Path(out)
     prepare_out(out, overwrite)
@@ -159,7 +158,8 @@ def run_demo(
 
     def method(name: str) -> dict[str, Any]:
         resamples = CERT_RESAMPLES if name in CERTIFIED else None
-        row = run_row(name, RECIPES.get(name, FALLBACK), steps, out / "runs" / name, ev, certify_resamples=resamples,
+        recipe = RECIPES.get(name, FALLBACK)
+        row = run_row(name, recipe, steps or recipe.steps, out / "runs" / name, ev, certify_resamples=resamples,
                       progress=progress)  # fmt: skip
         return {**row, "recipe": {**row["recipe"], "tuned": name in RECIPES}}
 

@@ -24,7 +24,9 @@ def test_every_method_has_a_preset_that_follows_the_demo_recipe():
         assert cfg.method.name == name
         build_method(cfg)  # the preset's args are valid options of the method
         if name in RECIPES:
-            assert cfg.train.lr == RECIPES[name].lr and cfg.method.args == RECIPES[name].args
+            r = RECIPES[name]
+            assert cfg.train.lr == r.lr and cfg.method.args == r.args and cfg.train.max_steps == r.steps
+            assert (cfg.train.batch_size, cfg.train.retain_batch_size) == (r.batch_size, r.retain_batch_size)
 
 
 def _on_test_world(world: str) -> list[str]:

@@ -19,7 +19,7 @@ EXAMPLES = """examples:
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from obliviate.cli.tables import leaderboard_table
+    from obliviate.cli.tables import leaderboard_table, steps_label
     from obliviate.demo import DEFAULT_METHODS, run_demo
     from obliviate.utils.fmt import fmt_duration
 
@@ -40,8 +40,11 @@ def _run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     finally:
         hf_logging.enable_progress_bar()
-    settings = f"{args.preset} · {args.setting} · {args.forget_split} · {result.steps} steps"
+    steps, per_method = steps_label(result.leaderboard)
+    settings = f"{args.preset} · {args.setting} · {args.forget_split} · {steps}"
     console.print(leaderboard_table(result.leaderboard, title=f"obliviate demo · {settings}"))
+    if per_method:
+        console.print(per_method, highlight=False)
     failed = [r for r in result.leaderboard if r.get("status") == "failed"]
     for r in failed:
         console.print(f"[red]{r['name']} failed:[/red] {r['error']}", markup=True, highlight=False)
@@ -79,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="",
         help="comma-separated method names, or 'all' (default: the demo's list, see `obliviate methods`)",
     )
-    p.add_argument("--steps", type=int, default=None, help="optimiser steps per method (default 40)")
+    p.add_argument("--steps", type=int, default=None, help="optimiser steps for every method (default: each recipe's)")
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier demo in --out")
     p.add_argument("--seed", type=int, default=0, help="world seed (default 0)")

@@ -63,6 +63,16 @@ def leaderboard_table(rows: list[dict[str, Any]], *, title: str = "obliviate dem
     return table
 
 
+def steps_label(rows: list[dict[str, Any]]) -> tuple[str, str]:
+    """``(for the title, a line under the table)``: ``("40 steps", "")`` when every run took the same number of
+    optimiser steps, else ``("recipe steps", "steps: ga 20 · npo 35 ...")``."""
+    runs = [r for r in rows if r["role"] == "run" and r.get("status") != "failed"]
+    counts = {r.get("steps") for r in runs}
+    if len(counts) == 1:
+        return f"{counts.pop()} steps", ""
+    return "recipe steps", "steps: " + " · ".join(f"{r['name']} {r.get('steps')}" for r in runs)
+
+
 def leaderboard_text(rows: list[dict[str, Any]], *, title: str = "obliviate demo", width: int = 80) -> str:
     """:func:`leaderboard_table` as plain text ``width`` columns wide (no colours), as the terminal shows it."""
     from rich.console import Console
