@@ -112,7 +112,7 @@ def write_md(doc: dict, path: Path) -> None:
     ]  # fmt: skip
     if doc.get("merged_from"):
         n = len(doc["merged_from"])
-        lines[4:4] = [f"Run as {n} parallel processes (one per method) and merged; the same settings in one "
+        lines[4:4] = [f"Run as {n} parallel processes and merged; the same settings in one "
                       "process: `python benchmarks/mari_book.py` with the options above.", ""]  # fmt: skip
     for role in ("original", "gold"):
         lines.append(f"| {role} | " + " | ".join(mean_std([refs[role][c]], k, f) for c, k, f in COLUMNS) + " | |")
