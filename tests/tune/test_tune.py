@@ -160,3 +160,31 @@ def test_two_processes_share_one_sqlite_study(tmp_path, tune_argv):
     workers = {t["worker"] for t in trials}
     assert workers == {w for w in workers if w.endswith((f":{first.pid}", f":{second.pid}"))}
     assert len(workers) == 2, workers  # both processes finished trials
+
+
+def test_orphaned_running_trials_are_failed_when_the_study_opens(tmp_path):
+    """A trial left RUNNING by a process that died before its first heartbeat is never failed by optuna's heartbeat
+    check; opening the study again fails it when its pid on this host is gone, or it never named its worker."""
+    import socket
+    import subprocess
+    import sys
+
+    import optuna
+    from optuna.storages import RDBStorage
+    from optuna.trial import TrialState
+
+    from obliviate.tune.study import fail_orphans
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = RDBStorage(f"sqlite:///{tmp_path / 'study.db'}")
+    study = optuna.create_study(storage=storage, study_name="s")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    for worker in (f"{host}:{dead.stdout.strip()}", f"{host}:{os.getpid()}", f"elsewhere:{dead.stdout.strip()}", None):
+        trial = study.ask()
+        if worker:
+            trial.set_user_attr("worker", worker)
+    assert fail_orphans(study, storage, grace=3600) == [0]  # the dead pid here; live or remote ones stay
+    assert fail_orphans(study, storage, grace=0) == [3]  # no worker recorded, older than the grace period
+    states = [t.state for t in study.get_trials()]
+    assert states == [TrialState.FAIL, TrialState.RUNNING, TrialState.RUNNING, TrialState.FAIL]

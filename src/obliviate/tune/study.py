@@ -11,7 +11,9 @@ Output folder::
 
 A killed tune loses only the trials in flight: finished trials are in the storage, and the next ``obliviate tune``
 with the same ``--out`` continues until ``--trials`` trials have finished. A trial whose process died (its heartbeat
-stopped) is marked failed and retried once with the same parameters. Several processes (or machines, with a shared
+stopped) is marked failed and retried once with the same parameters; one whose process is known to be gone (it ran
+on this host under a pid that no longer exists, or it died before recording who ran it) is marked failed when the
+study is opened again. Several processes (or machines, with a shared
 database URL) on one study each draw new trials and stop together when the study has ``--trials`` finished trials.
 """
 
@@ -25,6 +27,7 @@ import socket
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -324,6 +327,7 @@ def _run_study(ctx: _Context, method: str, space: Space, storage: Any, progress:
         storage=storage, study_name=f"obliviate-{method}", direction="minimize", sampler=_sampler(s, space),
         pruner=pruner, load_if_exists=True,
     )  # fmt: skip
+    fail_orphans(study, storage, grace=2 * s.heartbeat)
     done = len(finished(study))
     bar = tqdm(total=s.trials, initial=min(done, s.trials), desc=f"tune {method}", unit="trial", disable=not progress)
 
@@ -341,6 +345,39 @@ def _run_study(ctx: _Context, method: str, space: Space, storage: Any, progress:
                        catch=(ObliviateError,))  # fmt: skip
     bar.close()
     return study
+
+
+def fail_orphans(study: Any, storage: Any, grace: float) -> list[int]:
+    """Mark failed the RUNNING trials whose process is gone but whose heartbeat cannot say so: optuna fails only
+    trials with a stale heartbeat, and a process killed between creating a trial and its first heartbeat leaves it
+    RUNNING for ever. Failed here: a trial run on this host by a pid that no longer exists, or one started more than
+    ``grace`` seconds ago that never recorded its worker. Returns the numbers of the trials failed."""
+    from optuna.trial import TrialState
+
+    host, now, failed = socket.gethostname(), datetime.now(), []  # optuna stores naive local start times
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = t.user_attrs.get("worker")
+        if worker:
+            where, _, pid = worker.rpartition(":")
+            gone = where == host and pid.isdigit() and not _alive(int(pid))
+        else:
+            gone = t.datetime_start is not None and (now - t.datetime_start).total_seconds() > grace
+        if gone:
+            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            failed.append(t.number)
+    if failed:
+        log.info("marked trial(s) %s failed: their process is gone", ", ".join(map(str, failed)))
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def copy_selected(src: Path, dst: Path, record: dict[str, Any]) -> None:
