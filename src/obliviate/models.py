@@ -89,15 +89,15 @@ def _load_tokenizer(src: str, cfg: ModelConfig):
     # import torch (~1.5 s): load the class directly so validate and prepare stay light.
     tok_cfg = _plain_local(src, cfg, "tokenizer_config.json")
     if tok_cfg and tok_cfg.get("tokenizer_class") == "TokenizersBackend" and "auto_map" not in tok_cfg:
-        from transformers import TokenizersBackend as AutoTokenizer
+        from transformers import TokenizersBackend as tokenizer_cls
     else:
-        from transformers import AutoTokenizer
+        from transformers import AutoTokenizer as tokenizer_cls
 
     kwargs = {"trust_remote_code": cfg.trust_remote_code}
     if cfg.gguf_file and cfg.tokenizer is None:
         kwargs["gguf_file"] = cfg.gguf_file
     try:
-        return AutoTokenizer.from_pretrained(src, **kwargs)
+        return tokenizer_cls.from_pretrained(src, **kwargs)
     except (OSError, ValueError) as e:
         raise ObliviateError(
             f"could not load a tokenizer from {src!r} ({type(e).__name__}: {str(e).splitlines()[0]}); "

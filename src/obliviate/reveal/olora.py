@@ -47,7 +47,7 @@ def lora_layers(model: nn.Module) -> list[nn.Module]:
 
 
 def adapter_names(model: nn.Module) -> list[str]:
-    """Round adapters present, in round order."""
+    """Round adapters present, in round order ([] for a model without LoRA layers)."""
     names = {n for layer in lora_layers(model) for n in layer.lora_A}
     return sorted(names, key=lambda n: (len(n), n))
 

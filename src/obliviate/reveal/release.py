@@ -120,7 +120,7 @@ def _fit_round(model, tokenizer, name, reveal, retain_given, cfg, train_cfg, k, 
     from obliviate.train.loop import train
     from obliviate.train.memorise import rows_to_data
 
-    prev = olora.adapter_names(model) if olora.lora_layers(model) else []
+    prev = olora.adapter_names(model)
     model = olora.add_round_adapter(model, name, r=cfg.r, alpha=cfg.alpha, dropout=cfg.dropout,
                                     target_modules=cfg.target_modules, seed=train_cfg.seed * 1000 + k)  # fmt: skip
     method = RevealRelease(cfg)
@@ -168,7 +168,7 @@ def _save_state(run_dir: str | Path | None, model: Any, state: dict[str, Any]) -
         return
     from safetensors.torch import save_file
 
-    names = olora.adapter_names(model) if olora.lora_layers(model) else []
+    names = olora.adapter_names(model)
     with atomic_dir(Path(run_dir) / STATE) as tmp:
         tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items() if ".lora_" in k}
         save_file(tensors, str(tmp / "adapters.safetensors"))
@@ -274,8 +274,9 @@ def reveal_and_release(
                                      "retain": retain_fit, "baseline": baseline, "time_s": time.time() - t0,
                                      "reveals": [dataclasses.asdict(r) for r in reveals]})  # fmt: skip
 
-    rounds_left = range(first, cfg.rounds + 1)
-    for k in tqdm(rounds_left, desc="release rounds", disable=not progress, initial=first - 1, total=cfg.rounds):
+    for k in tqdm(
+        range(first, cfg.rounds + 1), desc="release rounds", disable=not progress, initial=first - 1, total=cfg.rounds
+    ):
         _seed_round(train_cfg, k)
         # Self-generated retain rows feed the ascent retain term, or the default utility set (round 1 only).
         own = cfg.retain_source == "self" and (
@@ -315,7 +316,7 @@ def reveal_and_release(
         kept.append(name)
         save(k + 1)
     _seed_round(train_cfg, cfg.rounds + 1)
-    if not kept and RETAIN in (olora.adapter_names(model) if olora.lora_layers(model) else []):
+    if not kept and RETAIN in olora.adapter_names(model):
         model = olora.delete_round(model, RETAIN)  # no forget round kept: hand back the untouched model
     final = evaluation.metrics(model, tokenizer) if kept and evaluation else dict(baseline or {})
     attack = _attack(model, tokenizer, pool, scorer, cfg, progress) if cfg.final_attack else None
