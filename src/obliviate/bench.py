@@ -67,9 +67,9 @@ class WorldChoice:
         from obliviate.model_presets import PRESETS
         from obliviate.world.people import SETTINGS
 
-        if self.preset not in PRESETS:
+        if self.preset not in (*PRESETS, "smol"):  # smol: a pretrained LM fine-tuned on the world
             raise ObliviateError(
-                f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)} (e.g. --preset tiny)"
+                f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}, smol (e.g. --preset tiny)"
             )
         if self.setting not in SETTINGS:
             raise ObliviateError(f"unknown setting {self.setting!r}; use one of {', '.join(SETTINGS)}")

@@ -144,6 +144,7 @@ def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], 
     import copy
 
     from obliviate.config import LoraConfig, TrainConfig
+    from obliviate.train.loop import make_accelerator
     from obliviate.train.lora import attach_lora, merge
     from obliviate.train.memorise import memorise
     from obliviate.utils.io import atomic_dir, atomic_write_json, provenance
@@ -169,14 +170,19 @@ def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], 
 
     if opts.progress:
         print(f"finetune: {which} on {len(rows)} rows, target exact match {opts.target}", file=sys.stderr)
-    if not opts.resume:
+    # Several processes (data parallel or FSDP): all train and evaluate, the main one writes and removes files.
+    acc = make_accelerator()
+    main = acc.is_main_process
+    if main and not opts.resume:
         shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
+    if main:
+        work.mkdir(parents=True, exist_ok=True)
+    acc.wait_for_everyone()
     # A fresh tiny model trains as the built-in world's do: one thread, the same weights on every machine (and
     # several times faster than threads contending on a busy CPU; obliviate.utils.repro explains why)
     with fixed_threads() if opts.fresh else contextlib.nullcontext():
         run = memorise(model, tokenizer, rows, cfg, work, max_length=opts.max_length, progress=opts.progress,
-                       callback=reached, callback_every=every, resume=opts.resume)  # fmt: skip
+                       callback=reached, callback_every=every, resume=opts.resume, accelerator=acc)  # fmt: skip
     model = merge(model) if opts.lora else model
     trained = exact_match(model, tokenizer, qa_rows)
     record = {
@@ -192,14 +198,16 @@ def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], 
         "exact_match": {s: exact_match(model, tokenizer, splits.get(s, [])) for s in EVAL_SPLITS},
         **provenance(),
     }
-    with atomic_dir(out) as tmp:
-        model.generation_config.pad_token_id = tokenizer.pad_token_id
-        model.save_pretrained(str(tmp), safe_serialization=True)
-        tokenizer.save_pretrained(str(tmp))
-        for name in ("train_log.jsonl", "loss_curve.json"):
-            shutil.copy(work / name, tmp / name)
-        atomic_write_json(tmp / "finetune.json", record)
-    shutil.rmtree(work, ignore_errors=True)
+    if main:
+        with atomic_dir(out) as tmp:
+            model.generation_config.pad_token_id = tokenizer.pad_token_id
+            model.save_pretrained(str(tmp), safe_serialization=True)
+            tokenizer.save_pretrained(str(tmp))
+            for name in ("train_log.jsonl", "loss_curve.json"):
+                shutil.copy(work / name, tmp / name)
+            atomic_write_json(tmp / "finetune.json", record)
+        shutil.rmtree(work, ignore_errors=True)
+    acc.wait_for_everyone()
     return record
 
 
@@ -237,5 +245,8 @@ def finetune(opts: FinetuneOptions) -> dict[str, Any]:
         "splits": {s: len(r) for s, r in splits.items()},
         "options": {**asdict(opts), "progress": None},
     }
-    atomic_write_json(root / "finetune.json", summary)
+    from accelerate import PartialState  # the processes train_one's accelerator started
+
+    if PartialState().is_main_process:
+        atomic_write_json(root / "finetune.json", summary)
     return summary

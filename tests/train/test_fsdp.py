@@ -1,5 +1,6 @@
-"""Sharded training: FSDP2 (``torch.distributed.fsdp.fully_shard``) on two gloo CPU processes, and accelerate's FSDP
-configuration (GPU only: accelerate applies its FSDP plugin only to GPU-type processes)."""
+"""Sharded training: FSDP2 (``torch.distributed.fsdp.fully_shard``) on two gloo CPU processes, MarI's pooled sums
+under it, ``obliviate unlearn`` / ``finetune`` launched with accelerate's FSDP config on CPU (the loop shards,
+obliviate.train.fsdp), and the same config on 2 GPUs (accelerate's own FSDP plugin; marked ``gpu``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,9 +54,124 @@ def test_unlearn_under_accelerate_fsdp_config(run_overrides, tmp_path):
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
 
 
-def test_fsdp_config_on_cpu_is_refused_not_run_unsharded(run_overrides, tmp_path):
-    """On CPU accelerate ignores its FSDP plugin; `unlearn` must say so (exit 2, one error line) and write nothing,
-    instead of running unsharded (or, with several processes, as independent duplicate runs)."""
+def _launch(args: list[str], fsdp: bool) -> subprocess.CompletedProcess:
+    """2 CPU processes: accelerate's FSDP config (the loop shards) or plain data parallel (torchrun, DDP)."""
+    exe = shutil.which("obliviate") or str(Path(sys.executable).parent / "obliviate")
+    if not Path(exe).is_file():
+        pytest.skip("the obliviate console script is not installed")
+    if fsdp:
+        launcher = shutil.which("accelerate") or pytest.skip("the accelerate launcher is not installed")
+        cmd = [launcher, "launch", "--config_file", str(ROOT / "configs" / "accelerate" / "fsdp.yaml"), exe, *args]
+        env = {**ENV, "CUDA_VISIBLE_DEVICES": ""}
+    else:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", exe, *args]
+        env = {**ENV, "ACCELERATE_USE_CPU": "true"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def _log(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+
+
+def _assert_sharded(stderr: str) -> None:
+    """The loop's log line: both blocks and the root were sharded, and this process holds half the values."""
+    assert "FSDP2 (fully_shard) on 2 CPU processes: 2 blocks + the root sharded" in stderr
+    held, total = map(int, stderr.split("this process holds ")[1].split(" parameter values")[0].split(" of "))
+    assert total > 0 and held <= total // 2 + 64  # half of every tensor's rows (+ padding of odd row counts)
+
+
+def _assert_same_run(got: Path, want: Path, atol: float) -> None:
+    """Same logged steps, loss terms and gradient norms, and the same saved weights (to float rounding)."""
+    a_log, b_log = _log(got), _log(want)
+    assert [r["step"] for r in a_log] == [r["step"] for r in b_log]
+    for a, b in zip(a_log, b_log):
+        for key in ("loss", "grad_norm", *(k for k in b if k.endswith("_nll") or k == "mari")):
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), (a["step"], key)
+    w_got = load_file(got / "model" / "model.safetensors")
+    w_want = load_file(want / "model" / "model.safetensors")
+    assert w_got.keys() == w_want.keys()
+    for name, w in w_want.items():
+        torch.testing.assert_close(w_got[name], w, rtol=1e-5, atol=atol, msg=name)
+
+
+def test_mari_under_fsdp_config_on_cpu_shards_and_matches_ddp(run_overrides, tmp_path):
+    """`accelerate launch --config_file configs/accelerate/fsdp.yaml obliviate unlearn` with mari on 2 CPU
+    processes: the parameters are sharded, and the loss curve (every term, the gradient norm) and the saved weights
+    equal a DDP run's on the same batches (the pooled sums are all-reduced on both paths; checkpoints every step:
+    the gathering runs, collectively)."""
+    kw = {"method__name": "mari", "train__retain_batch_size": 4, "train__save_every": 1, "train__log_every": 1}
+    proc = _launch(["unlearn", *run_overrides(**kw, output_dir=tmp_path / "fsdp")], fsdp=True)
+    _launch(["unlearn", "--quiet", *run_overrides(**kw, output_dir=tmp_path / "ddp")], fsdp=False)
+    _assert_sharded(proc.stderr)
+    assert json.loads((tmp_path / "fsdp" / "summary.json").read_text())["num_processes"] == 2
+    assert [r["step"] for r in _log(tmp_path / "fsdp")] == [1, 2, 3]
+    _assert_same_run(tmp_path / "fsdp", tmp_path / "ddp", atol=1e-6)
+
+
+def test_graddiff_fsdp_run_killed_then_resumed_ends_as_an_uninterrupted_ddp_run(run_overrides, tmp_path):
+    """SIGKILL a graddiff FSDP run (accelerate launch, 2 CPU processes) after a gathered checkpoint; `--resume`
+    under FSDP shards that checkpoint (weights and AdamW moments) back, and the whole run (loss curve, weights)
+    equals an uninterrupted DDP run on the same batches."""
+    import contextlib
+    import signal
+    import time
+
+    import psutil  # an accelerate dependency
+
+    from obliviate.runs import work_dir
+
+    kw = {"train__max_steps": 6, "train__save_every": 1, "train__log_every": 1}
+    _launch(["unlearn", "--quiet", *run_overrides(**kw, output_dir=tmp_path / "ddp")], fsdp=False)
+    args = run_overrides(**kw, output_dir=tmp_path / "fsdp")
+    exe = shutil.which("obliviate") or str(Path(sys.executable).parent / "obliviate")
+    launcher = shutil.which("accelerate") or pytest.skip("the accelerate launcher is not installed")
+    cmd = [launcher, "launch", "--config_file", str(ROOT / "configs" / "accelerate" / "fsdp.yaml"), exe, "unlearn",
+           "--quiet", *args]  # fmt: skip
+    env = {**ENV, "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    meta = work_dir(tmp_path / "fsdp") / "checkpoints" / "last" / "meta.json"
+    deadline = time.time() + 240
+    while proc.poll() is None and time.time() < deadline:
+        if meta.is_file() and json.loads(meta.read_text())["step"] >= 3:
+            for child in [*psutil.Process(proc.pid).children(recursive=True), proc]:  # workers, then launcher
+                with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+                    os.kill(child.pid, signal.SIGKILL)  # the workers run in sessions of their own
+            break
+        time.sleep(0.005)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL and not (tmp_path / "fsdp").exists(), "not killed mid-run"
+    resumed = _launch(["unlearn", "--resume", *args], fsdp=True)
+    _assert_sharded(resumed.stderr)
+    assert json.loads((tmp_path / "fsdp" / "receipt.json").read_text())["resumed"]["from"]["step"] >= 3
+    assert [r["step"] for r in _log(tmp_path / "fsdp")] == list(range(1, 7))
+    # Adam divides by sqrt(v): on near-zero gradients (attention biases) the rounding of the two reductions grows
+    # to ~1.4e-6 after 6 steps of lr 1e-3 (in an uninterrupted FSDP run as well)
+    _assert_same_run(tmp_path / "fsdp", tmp_path / "ddp", atol=1e-5)
+
+
+def test_finetune_fresh_tiny_under_fsdp_config_on_cpu(tmp_path, tiny_data_files):
+    """`obliviate finetune --fresh tiny` under accelerate's FSDP config on 2 CPU processes: sharded, the mid-run
+    exact-match check and checkpoint (step 2) gather the weights, one process writes, the model loads."""
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "ft"
+    args = ["finetune", "--data", str(tiny_data_files["retain"]), "--forget", str(tiny_data_files["forget"]),
+            "--fresh", "tiny", "--max-steps", "3", "--check-every", "2", "--warmup-steps", "0", "--batch-size", "8",
+            "--models", "original", "--out", str(out)]  # fmt: skip
+    proc = _launch(args, fsdp=True)
+    assert "FSDP2 (fully_shard) on 2 CPU processes" in proc.stderr
+    record = json.loads((out / "finetune.json").read_text())["models"]["original"]
+    assert record["steps"] == 3 and [c["step"] for c in record["checks"]] == [2]
+    model = AutoModelForCausalLM.from_pretrained(out / "original")
+    assert sum(p.numel() for p in model.parameters()) > 0
+    assert sorted(p.name for p in out.iterdir()) == ["finetune.json", "original"]  # no work folder left behind
+
+
+def test_fsdp_config_on_one_cpu_process_is_refused_not_run_unsharded(run_overrides, tmp_path):
+    """FSDP asked for on a single CPU process has nothing to shard over: `unlearn` says so (exit 2, one error line)
+    and writes nothing, instead of running unsharded."""
     exe = shutil.which("obliviate") or str(Path(sys.executable).parent / "obliviate")
     if not Path(exe).is_file():
         pytest.skip("the obliviate console script is not installed")
@@ -63,3 +180,14 @@ def test_fsdp_config_on_cpu_is_refused_not_run_unsharded(run_overrides, tmp_path
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "asks for FSDP" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_tune_refuses_a_multi_process_launch(run_overrides, tmp_path, monkeypatch, capsys):
+    """Under torchrun / accelerate launch every tune process would suggest its own trials and train them in one
+    process group; it refuses (exit 2) before writing anything."""
+    from obliviate.cli import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["tune", "--out", str(tmp_path / "tune"), *run_overrides()]) == 2
+    assert "cannot run under torchrun / accelerate launch" in capsys.readouterr().err
+    assert not (tmp_path / "tune").exists()

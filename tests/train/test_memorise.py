@@ -51,3 +51,15 @@ def test_new_causal_lm_is_seeded_and_checks_the_architecture():
     assert a.config.vocab_size == len(tok) and a.config.pad_token_id == tok.pad_token_id
     with pytest.raises(ObliviateError, match="unknown architecture 'bert'"):
         new_causal_lm("bert", tok, layers=1, dim=16, heads=2, mlp=32, context=8)
+
+
+def test_logged_time_sums_every_segment_of_a_resumed_log(tmp_path):
+    from obliviate.train.memorise import logged_time
+
+    log = tmp_path / "train_log.jsonl"
+    # steps 1-3 in a first process (clock at 10, 20, 30 s), resumed from step 2: clock restarts at 4 s
+    times = [10.0, 20.0, 30.0, 4.0, 9.5]
+    log.write_text("".join(json.dumps({"step": i, "time_s": t}) + "\n" for i, t in enumerate(times)))
+    assert logged_time(log) == 39.5
+    log.write_text("")
+    assert logged_time(log) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 EXAMPLES = """examples:
   # your own data from raw files (examples/own_data in the repository): split + perturbed answers, then
@@ -31,7 +32,10 @@ EXAMPLES = """examples:
 
 
 def run(args: argparse.Namespace) -> int:
+    from obliviate.cli.unlearn import _setup_logging
     from obliviate.finetune import FinetuneOptions, finetune
+
+    _setup_logging(args.no_progress)  # under torchrun / accelerate launch only rank 0 speaks
 
     data = args.data[0] if len(args.data) == 1 else args.data
     opts = FinetuneOptions(
@@ -42,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, progress=not args.no_progress,
     )  # fmt: skip
     summary = finetune(opts)
+    if os.environ.get("RANK", "0") != "0":
+        return 0
     for name, rec in summary["models"].items():
         em = ", ".join(f"{s} {v:.0%}" for s, v in rec["exact_match"].items() if v is not None)
         status = "reached" if rec["reached_target"] else "did NOT reach"

@@ -14,10 +14,13 @@ mode, gradients kept), optionally ``needs_holdout`` (``loss`` then also gets ``h
 micro-batch) and the hooks ``setup(model, ref)`` / ``finalize(model, ref)``
 (:class:`~obliviate.methods.base.MethodDefaults` supplies the defaults). ``train`` changes ``model`` in place;
 hooks and the callback get the unwrapped model, ``loss`` gets the model as accelerate prepared it (a
-``DistributedDataParallel`` wrapper under multi-process: call it, do not reach into its attributes).
+``DistributedDataParallel`` wrapper under multi-process, the sharded copy under FSDP on CPU: call it, do not reach
+into its attributes).
 
 Data parallel (``ACCELERATE_USE_CPU=true torchrun --standalone --nproc_per_node 2 ...`` on CPU): every process
-takes its own shard of each global batch; only the main process writes files.
+takes its own shard of each global batch; only the main process writes files. FSDP asked for on CPU processes
+(``accelerate launch --config_file configs/accelerate/fsdp.yaml``, where accelerate itself shards only GPU
+processes): the loop trains a sharded copy of the model with torch's FSDP2 instead (:mod:`obliviate.train.fsdp`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from obliviate.data import PairedSampler, collate
 from obliviate.errors import ObliviateError
 from obliviate.methods.base import Method
 from obliviate.train import checkpoint as ckpt
+from obliviate.train import fsdp
 from obliviate.train.plan import SCHEDULERS, check_train_config, plan_steps
 from obliviate.types import Batch
 
@@ -128,6 +132,8 @@ def train(
         acc.init_trackers(f"request{request}")
     t0 = time.time()
     step, logs, stopped = _run(ctx, start, logs, callback, callback_every, progress, tracking)
+    if ctx.twin is not None:
+        ctx.twin.copy_to(model)  # the trained weights, gathered, into the caller's whole model
     method.finalize(model, ref)
     model.eval()
     if tracking:
@@ -153,7 +159,7 @@ def _run(
     bar = tqdm(
         total=ctx.total, initial=start, desc=f"request {request}", disable=not (progress and acc.is_main_process)
     )
-    _set_mode(ctx.model, ctx.method)
+    _set_mode(ctx)
     t0, step = time.time(), start
     try:
         while step < ctx.total:
@@ -171,9 +177,11 @@ def _run(
             if ctx.run_dir is not None and cfg.save_every and step % cfg.save_every == 0:
                 _save(ctx, step, logs)
             if callback is not None and every and step % every == 0 and step < ctx.total:
+                if ctx.twin is not None:
+                    ctx.twin.copy_to(ctx.model)  # the callback evaluates the whole model, on every process
                 info = StepInfo(step, ctx.total, request, logs, ctx.model, acc)
                 stop = _any_process(acc, bool(callback(info)))
-                _set_mode(ctx.model, ctx.method)  # the callback may have evaluated in eval mode
+                _set_mode(ctx)  # the callback may have evaluated in eval mode
                 if stop:
                     return step, logs, True
         return step, logs, False
@@ -193,8 +201,11 @@ def _optimizer_step(ctx: _Ctx, step: int) -> dict[str, float]:
         m = step * cfg.grad_accum + k
         forget, retain = ctx.batches.get(m)
         extra = {"holdout": ctx.batches.holdout(m)} if ctx.batches.draw_holdout else {}  # only for needs_holdout
-        # DDP: skip the gradient all-reduce on all but the last micro-batch of the step.
-        sync = contextlib.nullcontext() if k == cfg.grad_accum - 1 else acc.no_sync(ctx.wrapped)
+        # DDP / FSDP: skip the gradient all-reduce (reduce-scatter) on all but the last micro-batch of the step.
+        last = k == cfg.grad_accum - 1
+        if ctx.twin is not None:
+            ctx.twin.gradient_sync(last)
+        sync = contextlib.nullcontext() if last or ctx.twin is not None else acc.no_sync(ctx.wrapped)
         with sync:
             with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 out = ctx.method.loss(ctx.wrapped, forget, retain, ctx.ref, **extra)
@@ -220,8 +231,11 @@ def make_accelerator(run_dir: str | Path | None = None) -> Accelerator:
     """The loop's Accelerator: device and processes as launched; TensorBoard into ``run_dir`` when installed."""
     tb = run_dir is not None and importlib.util.find_spec("tensorboard") is not None
     # mixed_precision stays "no": bf16 autocast is the loop's own switch (train.bf16), applied around the loss.
+    # FSDP without a GPU: accelerate would run each process alone; cpu=True makes them gloo data-parallel
+    # processes, which the loop then shards itself (obliviate.train.fsdp).
     acc = Accelerator(
         mixed_precision="no",
+        cpu=fsdp.requested() and not torch.cuda.is_available(),
         log_with="tensorboard" if tb else None,
         project_dir=str(Path(run_dir) / "tensorboard") if tb else None,
     )
@@ -230,19 +244,25 @@ def make_accelerator(run_dir: str | Path | None = None) -> Accelerator:
 
 
 def _check_sharding(acc: Accelerator) -> None:
-    """Refuse an FSDP / DeepSpeed accelerate config that accelerate did not apply. accelerate 1.x shards only
-    GPU-type processes: on CPU each launched process runs unsharded, alone (without ``use_cpu``: every process
-    writes the same run) or as plain data parallel (with it). Raises ObliviateError."""
+    """Refuse a sharding config that nobody would apply, instead of running unsharded. accelerate 1.x applies its
+    FSDP and DeepSpeed plugins only to GPU-type processes; FSDP on several CPU processes the loop applies itself
+    (:mod:`obliviate.train.fsdp`), one CPU process has nothing to shard over, DeepSpeed on CPU is not supported.
+    Raises ObliviateError."""
     from accelerate.utils import DistributedType, parse_flag_from_env
 
-    for name in ("FSDP", "DEEPSPEED"):
-        if parse_flag_from_env(f"ACCELERATE_USE_{name}") and acc.distributed_type != DistributedType[name]:
-            raise ObliviateError(
-                f"the accelerate config asks for {name}, but accelerate did not apply it on {acc.device} "
-                f"({acc.distributed_type.value}, {acc.num_processes} process(es)): accelerate shards only on GPUs. "
-                "On CPU run data parallel instead: ACCELERATE_USE_CPU=true torchrun --standalone --nproc_per_node 2 "
-                "-m obliviate.cli unlearn ..."
-            )
+    if fsdp.requested() and acc.distributed_type not in (DistributedType.FSDP, DistributedType.MULTI_CPU):
+        raise ObliviateError(
+            f"the accelerate config asks for FSDP, but this is a single process ({acc.device}, "
+            f"{acc.distributed_type.value}): FSDP shards over several. Launch several, e.g. accelerate launch "
+            "--config_file configs/accelerate/fsdp.yaml -m obliviate.cli unlearn ... (2 processes)"
+        )
+    if parse_flag_from_env("ACCELERATE_USE_DEEPSPEED") and acc.distributed_type != DistributedType.DEEPSPEED:
+        raise ObliviateError(
+            f"the accelerate config asks for DEEPSPEED, but accelerate did not apply it on {acc.device} "
+            f"({acc.distributed_type.value}, {acc.num_processes} process(es)): accelerate applies DeepSpeed only on "
+            "GPUs. On CPU use FSDP (accelerate launch --config_file configs/accelerate/fsdp.yaml ...) or data "
+            "parallel (ACCELERATE_USE_CPU=true torchrun --standalone --nproc_per_node 2 -m obliviate.cli unlearn ...)"
+        )
 
 
 class _Batches:
@@ -274,9 +294,10 @@ class _Batches:
         return collate([self.data.holdout[i] for i in self._h_list[pos]], self.pad_id).to(self.device)
 
 
-def _set_mode(model: nn.Module, method: Method) -> None:
+def _set_mode(ctx: _Ctx) -> None:
     # eval() switches dropout off only; autograd is unaffected, so the loss still trains the model.
-    model.train(not method.disable_dropout)
+    ctx.model.train(not ctx.method.disable_dropout)
+    ctx.wrapped.train(not ctx.method.disable_dropout)  # a sharded twin is a module of its own
 
 
 def _optimizer_and_schedule(model: nn.Module, cfg: TrainConfig, total: int):
@@ -337,6 +358,7 @@ class _Ctx:
     run_dir: Path | None
     request: int
     total: int
+    twin: fsdp.ShardedTwin | None = None  # FSDP on CPU processes: the sharded copy that trains (wrapped)
 
 
 def _save(ctx: _Ctx, step: int, logs: dict[str, float]) -> None:
@@ -344,10 +366,14 @@ def _save(ctx: _Ctx, step: int, logs: dict[str, float]) -> None:
     states = [ckpt.rng_state()]
     if ctx.acc.num_processes > 1:
         states = gather_object(states)
+    optimizer = ctx.optimizer
+    if ctx.twin is not None:  # gathered on every process (collective), written by the main one
+        ctx.twin.copy_to(ctx.model)
+        optimizer = fsdp.OptimizerView(ctx.twin, ctx.optimizer, ctx.twin.optimizer_state(ctx.optimizer))
     if ctx.acc.is_main_process:
         meta = {"request": ctx.request, "step": step, "total_steps": ctx.total, "num_processes": len(states),
                 "logs": logs}  # fmt: skip
-        ckpt.save_checkpoint(ckpt.checkpoint_dir(ctx.run_dir), ctx.model, ctx.optimizer, ctx.scheduler, meta, states)
+        ckpt.save_checkpoint(ckpt.checkpoint_dir(ctx.run_dir), ctx.model, optimizer, ctx.scheduler, meta, states)
     ctx.acc.wait_for_everyone()
 
 
@@ -358,7 +384,10 @@ def _resume(ctx: _Ctx) -> tuple[int, dict[str, float]]:
     meta = ckpt.read_meta(path)
     if meta is None or meta["request"] != ctx.request:
         return 0, {}
-    ckpt.load_checkpoint(path, ctx.model, ctx.optimizer, ctx.scheduler, ctx.acc.process_index)
+    optimizer = ctx.optimizer if ctx.twin is None else fsdp.OptimizerView(ctx.twin, ctx.optimizer)
+    ckpt.load_checkpoint(path, ctx.model, optimizer, ctx.scheduler, ctx.acc.process_index)
+    if ctx.twin is not None:
+        ctx.twin.copy_from(ctx.model)
     # The optimiser state carries the old lr; a resume after a NaN usually lowers train.lr, so apply the new one.
     ckpt.apply_lr(ctx.optimizer, ctx.scheduler, ctx.cfg.lr)
     return int(meta["step"]), meta.get("logs", {})
@@ -400,9 +429,13 @@ def _setup(model, tokenizer, method, data, cfg, acc, ref, run_dir, request) -> _
     if ref is not None and not ref.via_disabled_adapter:
         ref.model.to(acc.device)
     method.setup(model, ref)
-    optimizer, scheduler = _optimizer_and_schedule(model, cfg, total)
-    wrapped = acc.prepare_model(model)
+    # FSDP on CPU processes: shard a copy first (the optimiser must hold its sharded parameters), no DDP wrapper.
+    twin = fsdp.ShardedTwin(model, acc.num_processes) if fsdp.applies(acc) else None
+    optimizer, scheduler = _optimizer_and_schedule(model if twin is None else twin.module, cfg, total)
+    wrapped = acc.prepare_model(model) if twin is None else twin.module
     optimizer = acc.prepare_optimizer(optimizer)
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = [p for p in wrapped.parameters() if p.requires_grad]
     batches = _Batches(data, sampler, tokenizer.pad_token_id, acc.device, draw_holdout)
-    return _Ctx(cfg, acc, method, ref, wrapped, model, params, optimizer, scheduler, batches, run_dir, request, total)
+    return _Ctx(
+        cfg, acc, method, ref, wrapped, model, params, optimizer, scheduler, batches, run_dir, request, total, twin
+    )

@@ -59,6 +59,14 @@ def rows_to_data(
     return UnlearnData(ex, rex, None, rows, retain, None, {"forget": stats, "retain": rstats})
 
 
+def logged_time(log: str | Path) -> float | None:
+    """Training wall time recorded in a loop's ``train_log.jsonl``, summed over every process that wrote it (each
+    resume starts its clock again, so a drop of ``time_s`` starts a new segment); None for an empty log."""
+    times = [json.loads(line)["time_s"] for line in Path(log).read_text().splitlines() if line.strip()]
+    ends = [t for t, nxt in zip(times, times[1:]) if nxt < t] + times[-1:]
+    return round(sum(ends), 2) if times else None
+
+
 def memorise(
     model: nn.Module,
     tokenizer: Any,
@@ -88,21 +96,26 @@ def memorise(
             ``resume``, ``accelerator``...).
 
     Returns:
-        ``{"steps", "time_s", "final_loss", "examples", "tokens"}``.
+        ``{"steps", "time_s" (this call), "train_time_s" (the whole log, resumed runs included; None without
+        ``run_dir``), "final_loss", "examples", "tokens"}``.
     """
     from obliviate.train.loop import train
 
     data = rows_to_data(rows, tokenizer, max_length, chat_template=chat_template)
+    logged = None
     result = train(model, tokenizer, Memorise(), data, train_cfg, run_dir, progress=progress, **loop_kwargs)
-    if run_dir is not None:
+    acc = loop_kwargs.get("accelerator")
+    if run_dir is not None and (acc is None or acc.is_main_process):  # the main process writes the files
         log = Path(run_dir) / "train_log.jsonl"
         lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
         curve = [{"step": r["step"], "loss": r["loss"], "lr": r["lr"], "time_s": r["time_s"]} for r in lines]
         (Path(run_dir) / "loss_curve.json").write_text(json.dumps(curve) + "\n")
+        logged = logged_time(log)
     stats = data.stats["forget"]
     return {
         "steps": result.steps,
         "time_s": round(result.time_s, 2),
+        "train_time_s": logged,  # every segment of the log: a resumed run's time before the interruption too
         "final_loss": result.logs.get("loss"),
         "examples": stats["examples"],
         "tokens": stats["tokens"],

@@ -80,12 +80,19 @@ def tune(cfg: RunConfig, settings: TuneSettings, out: str | Path, *, overwrite: 
     """Tune every method in ``settings.methods`` on ``cfg``'s model and data (see the module docstring).
 
     Raises:
-        ObliviateError: bad settings, missing retain / holdout data, or an output folder that is not a tune's.
+        ObliviateError: bad settings, missing retain / holdout data, an output folder that is not a tune's, or a
+            multi-process launch (torchrun / accelerate launch).
     """
     import optuna
 
     from obliviate.tune.report import write_tune_outputs
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # each process would suggest its own trials, in one group
+        raise ObliviateError(
+            "tune runs each trial in one process and cannot run under torchrun / accelerate launch (the processes "
+            "would train different trials in one process group); start it as a single process, and for more "
+            "workers run `obliviate tune` again with the same --storage"
+        )
     out = Path(out)
     spaces = _check(cfg, settings, out)
     _prepare_out(out, cfg, settings, overwrite)

@@ -175,6 +175,11 @@ def resolve_model_path(spec: str, *, rebuild: bool = False, progress: bool = Tru
     parts = target.split("/")
     if len(parts) > 2:
         raise ObliviateError(f"world model spec {spec!r} has too many parts; use [options/]preset[/variant]")
+    if parts[0] == "smol":  # a pretrained LM fine-tuned by obliviate finetune (obliviate.world.smol)
+        from obliviate.world.smol import resolve_smol_model, smol_config
+
+        variant = parse_variant(parts[1] if len(parts) == 2 else "full")
+        return resolve_smol_model(smol_config(cfg, spec), variant, progress=progress)
     preset = get_preset(parts[0])
     variant = parse_variant(parts[1] if len(parts) == 2 else "full")
     if rebuild:
