@@ -1,7 +1,7 @@
 """Step time and peak memory of MarI against GradDiff, KL and NPO at a realistic vocabulary, and against an
 OpenUnlearning-style HF-Trainer implementation of GradDiff / NPO / KL (side by side, interleaved, 1 thread).
 
-    python benchmarks/step_speed.py            # GPT-2 4 layers, d 256, vocab 32 000, 8 + 8 sequences x 256 tokens
+    python benchmarks/step_speed.py            # GPT-2 4 layers, d 256, vocab 32 000, 8 + 8 sequences x 128 tokens
     python benchmarks/step_speed.py --quick    # tiny shapes, seconds (the CI smoke test runs this)
 
 Timing: every method trains its own copy of the same randomly initialised GPT-2 (dropout 0, so train and eval mode
@@ -15,9 +15,13 @@ the MI computation alone (pooled sums + MI, forward + backward) on fixed logits,
 Memory: each method in its own fresh process (``--memory-of``, all started at once), the allocations during one
 step above what was allocated before it (CPU: profiler memory events), ÷ KL's.
 
+Loss primitives: forward + backward of our NLL, sequence log-probability (NPO) and ``kl_to_ref`` on fixed logits of
+the benchmark's shape, ÷ the previous formulation that sliced ``logits[:, :-1]`` before the softmax (copying the whole
+(B, T, V) tensor) instead of shifting the targets; same values (tests/test_losses.py checks it).
+
 Pooled softmax: forward + backward of the pooled softmax sum of (positions, V) fp32 logits, three implementations
-(probabilities saved in row blocks, the default; chunked recompute, ``chunk_size`` set; plain autograd), per
-vocabulary.
+(fused, probabilities saved in row blocks; chunked recompute, ``chunk_size`` set; plain autograd) per size, and which
+one ``losses.pooled_softmax`` picks by default (the size threshold ``losses.FUSED_MIN_LOGITS`` comes from this table).
 
 Writes ``benchmarks/results/step_speed{,_quick}.{json,md}``.
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -39,7 +44,7 @@ import torch.nn.functional as F
 
 OURS = ("graddiff", "kl", "npo", "mari")
 PEERS = ("peer_graddiff", "peer_kl", "peer_npo")
-FULL = {"vocab": 32000, "layers": 4, "d": 256, "batch": 8, "seq": 256, "rounds": 5, "warmup": 1}
+FULL = {"vocab": 32000, "layers": 4, "d": 256, "batch": 8, "seq": 128, "rounds": 5, "warmup": 1}
 QUICK = {"vocab": 512, "layers": 1, "d": 32, "batch": 2, "seq": 16, "rounds": 2, "warmup": 1}
 
 
@@ -249,19 +254,83 @@ def memory_in_fresh_processes(a: argparse.Namespace, names: list[str]) -> dict[s
     return out
 
 
+# --- loss primitives: shifted targets (ours) against the previous sliced logits ---------------------------------
+
+
+def sliced_token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The previous ``losses.token_logprobs``: log_softmax of ``logits[:, :-1]`` (a (B, T-1, V) copy), then gather."""
+    tgt = labels[:, 1:]  # (B, T-1)
+    mask = tgt != -100
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, tgt.masked_fill(~mask, 0).unsqueeze(-1))
+    return logp.squeeze(-1) * mask, mask
+
+
+def sliced_kl_to_ref(logits: torch.Tensor, ref_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The previous ``losses.kl_to_ref``: KL(p_ref ‖ p_θ) on sliced (B, T-1, V) logits, labelled-position mean."""
+    mask = labels[:, 1:] != -100  # (B, T-1)
+    logq = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    logp = torch.log_softmax(ref_logits[:, :-1].float(), dim=-1)
+    kl = (logp.exp() * (logp - logq)).sum(-1)  # (B, T-1)
+    return (kl * mask).sum() / mask.sum().clamp(min=1)
+
+
+def primitive_pairs() -> dict[str, tuple]:
+    """name -> (ours, previous sliced formulation), each ``f(logits, ref_logits, labels) -> scalar loss``."""
+    from obliviate import losses
+
+    def sliced_nll(x, r, y):
+        logp, mask = sliced_token_logprobs(x, y)
+        return -logp.sum() / mask.sum().clamp(min=1)
+
+    return {
+        "NLL (graddiff, kl)": (lambda x, r, y: losses.masked_mean_nll(x, y), sliced_nll),
+        "sequence log-prob (npo)": (
+            lambda x, r, y: losses.sequence_logprob(x, y).sum(),
+            lambda x, r, y: sliced_token_logprobs(x, y)[0].sum(),
+        ),
+        "kl_to_ref (kl retain)": (losses.kl_to_ref, sliced_kl_to_ref),
+    }
+
+
+def primitive_speed(a: argparse.Namespace, reps: int) -> list[dict]:
+    """CPU seconds of forward + backward of each loss primitive, ours and sliced, interleaved; ratio per rep."""
+    g = torch.Generator().manual_seed(2)
+    base = torch.randn(a.batch, a.seq, a.vocab, generator=g)  # (B, T, V) fixed logits
+    ref = base + 0.1 * torch.randn(base.shape, generator=g)
+    labels = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g)
+
+    def run(fn):  # the logits are copied outside the timed call
+        x = base.clone().requires_grad_(True)
+        return lambda: fn(x, ref, labels).backward()
+
+    rows = []
+    for name, (ours, sliced) in primitive_pairs().items():
+        run(ours)(), run(sliced)()
+        t_o, t_s = [], []
+        for _ in range(reps):
+            t_o.append(timed(run(ours))[0])
+            t_s.append(timed(run(sliced))[0])
+        ratios = sorted(s / o for o, s in zip(t_o, t_s))
+        stats = {"median": statistics.median(ratios), "min": ratios[0], "max": ratios[-1]}
+        rows.append({"loss": name, "ours_s": statistics.median(t_o), "sliced_s": statistics.median(t_s), **stats})
+        print(f"primitive {name}: ours {rows[-1]['ours_s']:.4f}s, sliced ÷ ours {_r(stats)}", flush=True)
+    return rows
+
+
 # --- pooled softmax implementations -----------------------------------------------------------------------------
 
 
-def pooled_crossover(vocabs: list[int], positions: int, reps: int) -> list[dict]:
+def pooled_crossover(sizes: list[tuple[int, int]], reps: int) -> list[dict]:
+    """Per (positions, V): CPU seconds and peak MiB of each pooled softmax implementation, and the default's pick."""
     from obliviate import losses
 
     impls = {
-        "probabilities saved (default)": lambda x, m: losses.pooled_softmax(x, m),
+        "fused (probabilities saved)": lambda x, m: losses.pooled_softmax(x, m, fused=True),
         "chunked recompute": lambda x, m: losses.pooled_softmax(x, m, chunk_size=max(1, (1 << 22) // x.shape[-1])),
-        "plain autograd": lambda x, m: m.flatten().float() @ torch.softmax(x.float().flatten(0, 1), -1),
+        "plain autograd": lambda x, m: losses.pooled_softmax(x, m, fused=False),
     }
     rows = []
-    for v in vocabs:
+    for positions, v in sizes:
         g = torch.Generator().manual_seed(v)
         base = torch.randn(1, positions, v, generator=g)
         mask = torch.ones(1, positions, dtype=torch.bool)
@@ -278,11 +347,13 @@ def pooled_crossover(vocabs: list[int], positions: int, reps: int) -> list[dict]
             for k, impl in impls.items():
                 times[k].append(timed(lambda impl=impl: run(impl))[0])
         base_t = [timed(lambda base=base: base.clone().requires_grad_(True))[0] for _ in range(reps)]
+        default = "fused (probabilities saved)" if base.numel() >= losses.FUSED_MIN_LOGITS else "plain autograd"
         for k, impl in impls.items():
             mem = peak_bytes(lambda impl=impl: run(impl)) / 2**20
             t = statistics.median(times[k]) - statistics.median(base_t)
-            rows.append({"vocab": v, "impl": k, "time_s": t, "peak_mib": mem})
-            print(f"pooled V={v} {k}: {t:.4f}s {mem:.1f} MiB", flush=True)
+            rows.append({"positions": positions, "vocab": v, "impl": k, "time_s": t, "peak_mib": mem,
+                         "default": k == default})  # fmt: skip
+            print(f"pooled N={positions} V={v} {k}: {t:.4f}s {mem:.1f} MiB", flush=True)
     return rows
 
 
@@ -302,7 +373,9 @@ def render(res: dict) -> str:
         f"{res['device']}, {a['threads']} thread(s), torch {res['torch']}; {a['rounds']} interleaved rounds after "
         f"{a['warmup']} warm-up steps; ratios of CPU time (1 thread: robust to other load) taken within each round: "
         "median [min–max] over rounds; the wall-time ratio to GradDiff is given beside it. Memory: one "
-        "step's allocations in a fresh process per method. Regenerate: `" + res["command"] + "`.",
+        "step's allocations in a fresh process per method. 5-minute load average "
+        f"{res['load_average'][0]:.1f} before, {res['load_average'][1]:.1f} after, on {os.cpu_count()} cores. "
+        "Regenerate: `" + res["command"] + "`.",
         "",
         "| method | step ÷ GradDiff | step ÷ peer | peak memory ÷ KL | median step CPU (s) | wall ÷ GradDiff |",
         "|---|---|---|---|---|---|",
@@ -324,16 +397,36 @@ def render(res: dict) -> str:
         "(NLL retain), GradDiff with KL retain, and NPO (β 0.1), same model, batches and AdamW; written inside this "
         "script, not part of the library.",
     ]
+    if res.get("primitives"):
+        lines += [
+            "",
+            f"## Loss primitives: shifted targets vs sliced logits, {a['batch']} × {a['seq']} × {a['vocab']} fp32 "
+            "logits",
+            "",
+            "Forward + backward on fixed logits; CPU seconds (median) and the previous formulation's time ÷ ours "
+            "per rep, median [min–max]: the losses now shift the targets and run the softmax on the unsliced logits "
+            "(same values); before, `logits[:, :-1]` was sliced first, copying the whole (B, T, V) tensor.",
+            "",
+            "| loss | ours (s) | sliced (s) | sliced ÷ ours |",
+            "|---|---|---|---|",
+            *(f"| {r['loss']} | {r['ours_s']:.4f} | {r['sliced_s']:.4f} | {_r(r)} |" for r in res["primitives"]),
+        ]
     if res.get("pooled"):
         lines += [
             "",
-            f"## Pooled softmax alone: {res['pooled_positions']} positions, fp32 logits (forward + backward)",
+            "## Pooled softmax alone: positions × V fp32 logits (forward + backward)",
             "",
-            "CPU seconds (median); the peak includes the fp32 copy of the logits made inside the measurement.",
+            "CPU seconds (median); the peak includes the fp32 copy of the logits made inside the measurement. "
+            f"Default: the implementation `pooled_softmax` picks at that size (fused from {res['fused_min_logits']:,} "
+            "logits on, plain autograd below; `chunk_size` selects the chunked recompute).",
             "",
-            "| vocab | implementation | CPU time (s) | peak memory (MiB) |",
-            "|---|---|---|---|",
-            *(f"| {r['vocab']} | {r['impl']} | {r['time_s']:.4f} | {r['peak_mib']:.1f} |" for r in res["pooled"]),
+            "| positions | vocab | implementation | CPU time (s) | peak memory (MiB) | default |",
+            "|---|---|---|---|---|---|",
+            *(
+                f"| {r['positions']} | {r['vocab']} | {r['impl']} | {r['time_s']:.4f} | {r['peak_mib']:.1f} "
+                f"| {'✓' if r['default'] else ''} |"
+                for r in res["pooled"]
+            ),
         ]
     return "\n".join(lines) + "\n"
 
@@ -346,7 +439,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-peer", action="store_true", help="skip the HF-Trainer peer rows")
     ap.add_argument("--no-memory", action="store_true", help="skip the fresh-process memory measurements")
-    ap.add_argument("--pooled-vocabs", default=None, help="comma list (default 512,2048,8192,32000; quick: 512)")
+    ap.add_argument("--pooled-vocabs", default=None, help="comma list (default 1024,2048,4096,8192,32000; quick: 512)")
+    ap.add_argument("--pooled-positions", default=None, help="comma list (default 256,1024,4096; quick: batch x seq)")
     ap.add_argument("--memory-of", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     a = ap.parse_args()
@@ -357,9 +451,11 @@ def main() -> None:
     if a.memory_of:
         print(json.dumps({"peak_bytes": memory_of(a.memory_of, a)}))
         return
+    from obliviate import losses
     from obliviate.utils.io import atomic_write_json, atomic_write_text
 
     names = list(OURS) + ([] if a.no_peer else list(PEERS))
+    load = [os.getloadavg()[1]]  # 5-minute load average before and after: how shared the machine was
     measured = interleaved(a, names)
     rounds = measured["cpu"]
     timing = {
@@ -370,8 +466,11 @@ def main() -> None:
     }
     diffs = sorted((r["mari"] - r["kl"]) / r["graddiff"] for r in rounds)
     timing["mi_share_step_diff"] = {"median": statistics.median(diffs), "min": diffs[0], "max": diffs[-1]}
-    vocabs = [int(v) for v in (a.pooled_vocabs or ("512" if a.quick else "512,2048,8192,32000")).split(",")]
-    positions = a.batch * a.seq
+    vocabs = [int(v) for v in (a.pooled_vocabs or ("512" if a.quick else "1024,2048,4096,8192,32000")).split(",")]
+    positions = [
+        int(n) for n in (a.pooled_positions or str(a.batch * a.seq if a.quick else "256,1024,4096")).split(",")
+    ]
+    sizes = [(n, v) for n in positions for v in vocabs if n * v <= 1 << 25]  # up to 128 MiB of fp32 logits
     res = {
         "settings": {k: v for k, v in vars(a).items() if k != "memory_of"},
         "command": "python benchmarks/step_speed.py" + (" --quick" if a.quick else ""),
@@ -381,9 +480,11 @@ def main() -> None:
         "timing": timing,
         "rounds": measured,
         "memory": {} if a.no_memory else memory_in_fresh_processes(a, ["kl", "mari"] if a.quick else names),
-        "pooled_positions": positions,
-        "pooled": pooled_crossover(vocabs, positions, reps=max(2, a.rounds // 2)),
+        "primitives": primitive_speed(a, reps=3 * a.rounds),
+        "fused_min_logits": losses.FUSED_MIN_LOGITS,
+        "pooled": pooled_crossover(sizes, reps=max(3, a.rounds)),
     }
+    res["load_average"] = [*load, os.getloadavg()[1]]
     out, stem = Path(a.out), "step_speed_quick" if a.quick else "step_speed"
     atomic_write_json(out / f"{stem}.json", res)
     atomic_write_text(out / f"{stem}.md", render(res))

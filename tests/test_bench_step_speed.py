@@ -27,10 +27,12 @@ def test_step_speed_quick_writes_ratios_memory_and_pooled_table(tmp_path):
         assert math.isfinite(t["vs_graddiff"][m]["median"]) and t["vs_graddiff"][m]["median"] > 0
     assert set(t["vs_peer"]) == {"graddiff", "kl", "npo"}
     assert set(res["memory"]) == {"kl", "mari"} and all(v > 0 for v in res["memory"].values())
-    assert {r["impl"] for r in res["pooled"]} == {
-        "probabilities saved (default)",
-        "chunked recompute",
-        "plain autograd",
-    }
+    prims = {r["loss"]: r for r in res["primitives"]}  # ours against the previous sliced-logits formulation
+    assert set(prims) == {"NLL (graddiff, kl)", "sequence log-prob (npo)", "kl_to_ref (kl retain)"}
+    assert all(r["ours_s"] > 0 and r["sliced_s"] > 0 and r["min"] <= r["median"] <= r["max"] for r in prims.values())
+    assert {r["impl"] for r in res["pooled"]} == {"fused (probabilities saved)", "chunked recompute", "plain autograd"}
+    below_switch = [r["impl"] for r in res["pooled"] if r["default"]]  # 32 x 512 logits: autograd is the default
+    assert below_switch == ["plain autograd"]
     md = (tmp_path / "step_speed_quick.md").read_text()
     assert "MarI ÷ GradDiff" in md and "python benchmarks/step_speed.py --quick" in md
+    assert "| NLL (graddiff, kl) |" in md

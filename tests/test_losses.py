@@ -13,6 +13,7 @@ import math
 import pytest
 import torch
 
+from bench_scripts import load_script
 from obliviate import losses
 
 LN2, LN3 = math.log(2.0), math.log(3.0)
@@ -130,3 +131,34 @@ def test_activation_mse_masks_positions_and_averages_per_sequence() -> None:
     assert losses.activation_mse(hidden, torch.tensor([1.0, 1.0]), mask).item() == pytest.approx(1.5)
     # a (B, T, D) target (RMU's retain side) broadcasts the same way; equal activations give 0
     assert losses.activation_mse(hidden, hidden.clone(), mask).item() == 0.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_shifted_targets_equal_the_sliced_logits_formulation(dtype) -> None:
+    """Shifting the targets instead of slicing ``logits[:, :-1]`` changes no per-token value or gradient: compared with
+    the previous formulation (kept in benchmarks/step_speed.py, which times both) on random inputs with padding."""
+    sliced = load_script("step_speed")
+    g = torch.Generator().manual_seed(7)
+    base = (3 * torch.randn(3, 9, 40, generator=g)).to(dtype)
+    ref = base.float() + torch.randn(3, 9, 40, generator=g)
+    labels = torch.randint(0, 40, (3, 9), generator=g)
+    labels[:, 0] = -100  # the prompt's first token and a padded tail, as collate writes them
+    labels[1, 6:] = -100
+    labels[2, :5] = -100
+
+    def value_and_grad(fn):
+        x = base.clone().requires_grad_(True)
+        out = fn(x)
+        (out if out.dim() == 0 else out.sum()).backward()
+        return out.detach(), x.grad.float()
+
+    pairs = [
+        (lambda x: losses.token_logprobs(x, labels)[0], lambda x: sliced.sliced_token_logprobs(x, labels)[0]),
+        (lambda x: losses.kl_to_ref(x, ref, labels), lambda x: sliced.sliced_kl_to_ref(x, ref, labels)),
+    ]
+    for ours, old in pairs:
+        (v_new, g_new), (v_old, g_old) = value_and_grad(ours), value_and_grad(old)
+        torch.testing.assert_close(v_new, v_old)  # per-token (B, T-1) log-probabilities, or the scalar KL
+        torch.testing.assert_close(g_new, g_old)
+        assert not g_new[:, -1].any()  # the last position predicts nothing
+    assert losses.token_logprobs(base, labels)[1].tolist() == (labels[:, 1:] != -100).tolist()

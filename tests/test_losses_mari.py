@@ -131,6 +131,8 @@ def test_chunked_equals_unchunked_values_and_gradients(dtype):
         logits = base.to(dtype).requires_grad_(True)
         if chunk == "naive":
             pooled = torch.softmax(logits.float()[mask], -1).sum(0)
+        elif chunk in ("fused", "autograd"):  # the two implementations the default picks between by size
+            pooled = losses.pooled_softmax(logits, mask, fused=chunk == "fused")
         else:
             pooled = losses.pooled_softmax(logits, mask, chunk)
         (pooled * weights).sum().backward()
@@ -138,11 +140,27 @@ def test_chunked_equals_unchunked_values_and_gradients(dtype):
 
     ref_val, ref_grad = run("naive")
     assert not ref_grad[~mask].any()
-    for chunk in (1, 2, 5, None):
+    for chunk in (1, 2, 5, None, "fused", "autograd"):
         val, grad = run(chunk)
         assert val.dtype == torch.float32
         torch.testing.assert_close(val, ref_val)
         torch.testing.assert_close(grad, ref_grad, atol=1e-2 if dtype == torch.bfloat16 else 1e-6, rtol=1e-2)
+
+
+def test_pooled_softmax_picks_the_fused_pass_by_size(monkeypatch):
+    """Plain autograd below losses.FUSED_MIN_LOGITS logits (faster while the softmax fits in cache), the fused
+    row-block pass from there on (half the memory); an explicit ``fused`` or ``chunk_size`` overrides the choice."""
+    monkeypatch.setattr(losses, "FUSED_MIN_LOGITS", 6 * 16)  # the size rule, without building 2**24 logits
+
+    def backward_name(n_rows, **kw):
+        logits = torch.zeros(1, n_rows, 16, requires_grad=True)  # (1, n_rows, V = 16)
+        return type(losses.pooled_softmax(logits, torch.ones(1, n_rows, dtype=torch.bool), **kw).grad_fn).__name__
+
+    assert "SoftmaxTerms" in backward_name(6)
+    assert "SoftmaxTerms" not in backward_name(5)
+    assert "SoftmaxTerms" in backward_name(5, fused=True)
+    assert "SoftmaxTerms" not in backward_name(6, fused=False)
+    assert "PooledSoftmaxSum" in backward_name(6, chunk_size=2)
 
 
 def test_pooled_softmax_saves_only_the_logits():

@@ -244,7 +244,19 @@ def kl_and_pooled_softmax(
     return kl, pooled if pool_mask is not None else None
 
 
-def pooled_softmax(logits: torch.Tensor, mask: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
+# Fewest logits (B·T·V) for which pooled_softmax's default runs the fused row-block pass instead of plain autograd.
+# CPU, 1 thread, fp32, forward + backward, B·T = 256-4096, V = 1024-32000 (benchmarks/results/step_speed.md, pooled
+# table): below 2**24 plain autograd was faster in every run (fused ÷ autograd 1.03-1.5; the whole softmax is small
+# and stays in cache). From 2**24 on the order changed from run to run with the machine's load (0.5-1.25; autograd's
+# time varied most) while the fused pass keeps half the memory (252 vs 500 MiB at 1024 x 32000), so from there on it
+# is the default. The retain KL's fused pass (kl_and_pooled_softmax) was never slower than autograd at these sizes in
+# a side measurement (not in the results file), so it has no switch.
+FUSED_MIN_LOGITS = 1 << 24
+
+
+def pooled_softmax(
+    logits: torch.Tensor, mask: torch.Tensor, chunk_size: int | None = None, fused: bool | None = None
+) -> torch.Tensor:
     """Sum of the next-token softmax over the masked positions: (V,) in fp32 (fp64 for fp64 logits).
 
     Divide by ``mask.sum()`` for the pooled distribution P̄ (a mean of probabilities, never of logits).
@@ -252,15 +264,24 @@ def pooled_softmax(logits: torch.Tensor, mask: torch.Tensor, chunk_size: int | N
     Args:
         logits: (B, T, V) logits, any float dtype, temperature 1.
         mask: (B, T) bool, the positions to pool (see :func:`next_token_positions`).
-        chunk_size: None (default) saves the fp32 probabilities for backward, computed row block by row block
-            (as fast as plain autograd at V = 2048 and faster above it, with less memory: benchmarks/step_speed.py).
-            A number recomputes them in backward, that many positions at a time, keeping only the logits: half the
-            memory for bf16 logits, about 1.6x the time. The result does not depend on it.
+        chunk_size: None (default) keeps the fp32 probabilities for backward (see ``fused``). A number recomputes
+            them in backward, that many positions at a time, keeping only the logits: half the memory for bf16
+            logits, about 1.6x the time. The result does not depend on it.
+        fused: with ``chunk_size`` None, True computes the probabilities row block by row block with an in-place
+            backward (:class:`_SoftmaxTerms`), False by plain autograd; None (default) picks by size: fused from
+            :data:`FUSED_MIN_LOGITS` logits on, where it keeps half the memory at a similar time, autograd below
+            (faster there).
     """
-    if chunk_size is None:
-        return _SoftmaxTerms.apply(logits.flatten(0, 1), None, None, mask.flatten().to(logits.dtype))[1]
-    index = mask.reshape(-1).nonzero().squeeze(-1)  # (N,)
-    return _PooledSoftmaxSum.apply(logits, index, int(chunk_size))
+    if chunk_size is not None:
+        index = mask.reshape(-1).nonzero().squeeze(-1)  # (N,)
+        return _PooledSoftmaxSum.apply(logits, index, int(chunk_size))
+    if fused is None:
+        fused = logits.numel() >= FUSED_MIN_LOGITS
+    flat = logits.flatten(0, 1)  # (B*T, V)
+    if fused:
+        return _SoftmaxTerms.apply(flat, None, None, mask.flatten().to(logits.dtype))[1]
+    dt = _compute_dtype(logits.dtype)
+    return mask.flatten().to(dt) @ torch.softmax(flat.to(dt), dim=-1)  # (V,); autograd keeps the (B*T, V) softmax
 
 
 def entropy(p: torch.Tensor) -> torch.Tensor:

@@ -42,7 +42,7 @@ class MariConfig:
     )
     positions: str = field(default="labels", metadata={"help": "labels: predicting a labelled token | all"})
     stopgrad_retain: bool = field(default=False, metadata={"help": "ablation: freeze P̄_r inside ℓ_MarI"})
-    chunk_size: int = field(default=0, metadata={"help": "0: fused softmax; >0: recompute, N positions per chunk"})
+    chunk_size: int = field(default=0, metadata={"help": "0: fused or autograd by size; >0: recompute, N per chunk"})
     sync_processes: bool = field(default=True, metadata={"help": "sum pooled sums over processes (DDP)"})
     target: str = field(
         default="zero", metadata={"help": "zero: I -> 0 (paper) | holdout: only I above I(holdout; retain) (ours)"}
