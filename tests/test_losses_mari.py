@@ -265,3 +265,17 @@ def test_pooled_softmax_without_grad():
         pooled = losses.pooled_softmax(logits, mask)
     torch.testing.assert_close(pooled, torch.softmax(logits, -1).sum((0, 1)))
     assert pooled.grad_fn is None
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_pooled_softmax_stays_fp32_under_bf16_autocast(fused):
+    """Under ``torch.autocast(bfloat16)`` a matmul would round the pooled sum to bf16 (~5e-3 relative error); the
+    pooling runs with autocast off, so it matches the fp64 sum to fp32 precision."""
+    torch.manual_seed(0)
+    logits = torch.randn(3, 7, 50) * 3
+    mask = (torch.rand(3, 7) > 0.3).float()
+    exact = (mask.double().flatten()[:, None] * torch.softmax(logits.double().flatten(0, 1), -1)).sum(0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = losses.pooled_softmax(logits, mask, fused=fused)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got.double(), exact, rtol=1e-5, atol=1e-6)

@@ -181,22 +181,23 @@ class _SoftmaxTerms(torch.autograd.Function):
         kl = torch.zeros((), dtype=dt, device=logits.device)
         pooled = torch.zeros(v, dtype=dt, device=logits.device)
         step = _row_block(v)
-        for a in range(0, n, step):
-            rows = slice(a, a + step)
-            x = logits[rows].to(dt)  # (r, V)
-            qc = torch.softmax(x, dim=-1)  # not exp(log q): the same rounding as the pooling-only path
-            if m is not None:
-                pooled += m[rows].to(dt) @ qc
-            if ref is not None:
-                lp = torch.log_softmax(ref[rows].to(dt), dim=-1)  # (r, V) log p
-                pc = lp.exp()
-                kl += w[rows].to(dt) @ lp.sub_(torch.log_softmax(x, dim=-1)).mul_(pc).sum(-1)
-                if p is not None:
-                    p[rows] = pc
-                elif keep:
-                    qc.sub_(pc)
-            if keep:
-                q[rows] = qc
+        with torch.autocast(logits.device.type, enabled=False):  # fp32 sums even under bf16 autocast
+            for a in range(0, n, step):
+                rows = slice(a, a + step)
+                x = logits[rows].to(dt)  # (r, V)
+                qc = torch.softmax(x, dim=-1)  # not exp(log q): the same rounding as the pooling-only path
+                if m is not None:
+                    pooled += m[rows].to(dt) @ qc
+                if ref is not None:
+                    lp = torch.log_softmax(ref[rows].to(dt), dim=-1)  # (r, V) log p
+                    pc = lp.exp()
+                    kl += w[rows].to(dt) @ lp.sub_(torch.log_softmax(x, dim=-1)).mul_(pc).sum(-1)
+                    if p is not None:
+                        p[rows] = pc
+                    elif keep:
+                        qc.sub_(pc)
+                if keep:
+                    q[rows] = qc
         ctx.buffers = (q, p)
         ctx.w, ctx.m, ctx.in_dtype, ctx.has_ref = w, m, logits.dtype, ref is not None
         ctx.set_materialize_grads(False)
@@ -281,7 +282,8 @@ def pooled_softmax(
     if fused:
         return _SoftmaxTerms.apply(flat, None, None, mask.flatten().to(logits.dtype))[1]
     dt = _compute_dtype(logits.dtype)
-    return mask.flatten().to(dt) @ torch.softmax(flat.to(dt), dim=-1)  # (V,); autograd keeps the (B*T, V) softmax
+    with torch.autocast(logits.device.type, enabled=False):  # fp32 even under bf16 autocast (matmul would cast)
+        return mask.flatten().to(dt) @ torch.softmax(flat.to(dt), dim=-1)  # (V,); autograd keeps the softmax
 
 
 def entropy(p: torch.Tensor) -> torch.Tensor:

@@ -38,7 +38,9 @@ def test_mari_pooled_sums_reduce_correctly_under_fsdp2(tmp_path):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="accelerate's FSDP needs 2 CUDA devices here")
-def test_unlearn_under_accelerate_fsdp_config(run_overrides, tmp_path):
+def test_fsdp_config_on_gpus_is_refused_with_a_clear_error(run_overrides, tmp_path):
+    """accelerate 1.15 prepares FSDP2 only through accelerate.prepare(); until the loop's own sharding has run on
+    GPUs, the GPU launch must stop with one error line (run this with -m gpu wherever 2 GPUs are available)."""
     exe = shutil.which("accelerate")
     if exe is None:
         pytest.skip("the accelerate launcher is not installed")
@@ -48,10 +50,8 @@ def test_unlearn_under_accelerate_fsdp_config(run_overrides, tmp_path):
     cmd = [exe, "launch", "--config_file", str(config), "--num_processes", "2", obliviate, "unlearn", "--quiet",
            *overrides]  # fmt: skip
     proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["num_processes"] == 2 and summary["steps"] == 2
-    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
+    assert proc.returncode != 0 and "error: FSDP on cuda processes is not supported" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "run").exists()
 
 
 def _launch(args: list[str], fsdp: bool) -> subprocess.CompletedProcess:

@@ -58,8 +58,12 @@ def test_logged_time_sums_every_segment_of_a_resumed_log(tmp_path):
 
     log = tmp_path / "train_log.jsonl"
     # steps 1-3 in a first process (clock at 10, 20, 30 s), resumed from step 2: clock restarts at 4 s
-    times = [10.0, 20.0, 30.0, 4.0, 9.5]
-    log.write_text("".join(json.dumps({"step": i, "time_s": t}) + "\n" for i, t in enumerate(times)))
+    rows = [(1, 10.0), (2, 20.0), (3, 30.0), (3, 4.0), (4, 9.5)]
+    log.write_text("".join(json.dumps({"step": s, "time_s": t}) + "\n" for s, t in rows))
     assert logged_time(log) == 39.5
+    # killed early (2 s in), the resumed run's first logged time is later than that: the step tells
+    rows = [(1, 1.0), (2, 2.0), (2, 5.0), (3, 8.0)]
+    log.write_text("".join(json.dumps({"step": s, "time_s": t}) + "\n" for s, t in rows))
+    assert logged_time(log) == 10.0
     log.write_text("")
     assert logged_time(log) is None

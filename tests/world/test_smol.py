@@ -67,9 +67,19 @@ def test_unknown_variant_and_missing_gguf_are_clear_errors(tmp_path, monkeypatch
 
     with pytest.raises(ObliviateError) as e:
         resolve_path("world:smol/gold")
-    assert "SmolLM2-135M-Instruct.Q4_1.gguf" in str(e.value) and FETCH in str(e.value)
+    assert f"{tmp_path}/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" in str(e.value)
+    assert FETCH.format(dir=tmp_path / "smollm2") in str(e.value)  # the commands put it where it is looked for
 
 
 def test_smol_uses_forty_people_unless_told():
     assert smol_config(WorldConfig(), "smol").people == PEOPLE == 40
     assert smol_config(WorldConfig(people=60), "people=60/smol").people == 60
+    assert smol_config(WorldConfig(people=60), "seed=1/people=60/smol").people == 60
+
+
+def test_world_build_refuses_the_smol_preset_with_one_error_line(capsys):
+    from obliviate.cli import main
+
+    assert main(["world", "build", "--preset", "smol"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --preset smol is not built") and "docs/smol.md" in err[0]

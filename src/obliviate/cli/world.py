@@ -34,6 +34,11 @@ def _build(args: argparse.Namespace) -> int:
 
     from obliviate.world.build import build_world, read_record
 
+    if "smol" in _names(args.preset):  # a fine-tuned pretrained model with its own record (obliviate.world.smol)
+        raise ObliviateError(
+            "--preset smol is not built by `obliviate world build`: world:smol is fine-tuned on first use of the "
+            "spec (e.g. obliviate eval --model world:smol ...); see docs/smol.md"
+        )
     t0 = time.time()
     paths = build_world(
         _world_prefix(args),

@@ -256,6 +256,13 @@ def _check_sharding(acc: Accelerator) -> None:
             f"{acc.distributed_type.value}): FSDP shards over several. Launch several, e.g. accelerate launch "
             "--config_file configs/accelerate/fsdp.yaml -m obliviate.cli unlearn ... (2 processes)"
         )
+    if acc.distributed_type == DistributedType.FSDP:
+        # accelerate 1.15's prepare_model refuses FSDP2 ("FSDP2 preparation should be done via accelerate.prepare()")
+        # and the loop's own sharding has only run on CPU processes: a clear refusal instead of a traceback
+        raise ObliviateError(
+            f"FSDP on {acc.device.type} processes is not supported in this release (tested on CPU processes only); "
+            "on GPUs run data parallel (accelerate launch without the FSDP config), or shard on CPU processes"
+        )
     if parse_flag_from_env("ACCELERATE_USE_DEEPSPEED") and acc.distributed_type != DistributedType.DEEPSPEED:
         raise ObliviateError(
             f"the accelerate config asks for DEEPSPEED, but accelerate did not apply it on {acc.device} "

@@ -60,11 +60,12 @@ def rows_to_data(
 
 
 def logged_time(log: str | Path) -> float | None:
-    """Training wall time recorded in a loop's ``train_log.jsonl``, summed over every process that wrote it (each
-    resume starts its clock again, so a drop of ``time_s`` starts a new segment); None for an empty log."""
-    times = [json.loads(line)["time_s"] for line in Path(log).read_text().splitlines() if line.strip()]
-    ends = [t for t, nxt in zip(times, times[1:]) if nxt < t] + times[-1:]
-    return round(sum(ends), 2) if times else None
+    """Training wall time recorded in a loop's ``train_log.jsonl``, summed over the successive runs that wrote it
+    (a resumed run starts its clock again); None for an empty log."""
+    rows = [json.loads(line) for line in Path(log).read_text().splitlines() if line.strip()]
+    # a new process starts where the step does not advance (a resume redoes steps) or the clock restarts
+    ends = [a["time_s"] for a, b in zip(rows, rows[1:]) if b["step"] <= a["step"] or b["time_s"] < a["time_s"]]
+    return round(sum(ends) + rows[-1]["time_s"], 2) if rows else None
 
 
 def memorise(

