@@ -83,3 +83,16 @@ def test_world_build_refuses_the_smol_preset_with_one_error_line(capsys):
     assert main(["world", "build", "--preset", "smol"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --preset smol is not built") and "docs/smol.md" in err[0]
+
+
+def test_world_model_specs_reach_the_smol_builder(monkeypatch, tmp_path):
+    """``world:smol`` specs go through resolve_model_path's hook with the 40-person default and the variant."""
+    import obliviate.world.smol as smol
+    from obliviate.models import resolve_path
+
+    seen = []
+    monkeypatch.setattr(smol, "resolve_smol_model", lambda cfg, variant, **kw: seen.append((cfg, variant)) or tmp_path)
+    assert resolve_path("world:smol/gold") == str(tmp_path)
+    resolve_path("world:uncorrelated/people=60/smol")
+    assert [(c.people, c.setting, v) for c, v in seen] == [(40, "correlated", "gold-forget10"),
+                                                            (60, "uncorrelated", "full")]  # fmt: skip
