@@ -15,7 +15,7 @@ from obliviate.world.build import build_model, read_record
 from obliviate.world.people import WorldConfig
 
 # the record fields that legitimately differ between two builds (wall times)
-_VOLATILE = {"build_time_s", "time_s"}
+_VOLATILE = {"build_time_s", "time_s", "train_time_s"}
 
 
 def _stable(value):
