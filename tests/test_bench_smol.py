@@ -6,7 +6,9 @@ The fine-tuning path it relies on (``world:smol``) is tested fast in tests/world
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -48,8 +50,12 @@ def test_summary_reports_spread_deltas_and_cost_against_the_gold_finetune(tmp_pa
 @pytest.mark.slow
 def test_one_real_run_on_smollm2(tmp_path, monkeypatch):
     """One npo run of 2 steps on the real world:smol models (skipped unless the GGUF is in place; the first use
-    fine-tunes the two models, tens of minutes on 2 CPU cores)."""
+    fine-tunes the two models, tens of minutes on 2 CPU cores). Unlike every other test it uses the user's cache
+    (``$OBLIVIATE_SMOL_CACHE``, default ~/.cache/obliviate), where the GGUF and the fine-tuned models live."""
     pytest.importorskip("gguf")
+    monkeypatch.setenv(
+        "OBLIVIATE_CACHE", os.environ.get("OBLIVIATE_SMOL_CACHE", str(Path.home() / ".cache/obliviate"))
+    )
     from obliviate.world.smol import gguf_path
 
     try:
