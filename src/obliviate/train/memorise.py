@@ -103,9 +103,9 @@ def memorise(
     from obliviate.train.loop import train
 
     data = rows_to_data(rows, tokenizer, max_length, chat_template=chat_template)
-    logged = None
     result = train(model, tokenizer, Memorise(), data, train_cfg, run_dir, progress=progress, **loop_kwargs)
     acc = loop_kwargs.get("accelerator")
+    logged = None
     if run_dir is not None and (acc is None or acc.is_main_process):  # the main process writes the files
         log = Path(run_dir) / "train_log.jsonl"
         lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]

@@ -21,6 +21,7 @@ Only the forget10 split has a gold model here (``gold`` = ``gold-forget10``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -68,10 +69,17 @@ def gguf_path() -> Path:
     return path
 
 
+@functools.lru_cache
+def _digest(path: Path, size: int, mtime_ns: int) -> str:
+    """The file's content hash, once per process and version of the file (every world:smol resolve asks for it)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
 def base_model_dir() -> Path:
     """The dequantised base model as a plain HF folder (built once from the GGUF, keyed by the file's hash)."""
     src = gguf_path()
-    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:12]
+    st = src.stat()
+    digest = _digest(src, st.st_size, st.st_mtime_ns)
 
     def build(tmp: Path) -> None:
         from obliviate.config import ModelConfig
