@@ -207,7 +207,10 @@ def unlearn(cfg: RunConfig, *, progress: bool = True, callback: Any = None) -> R
     if status == "done":
         log.info("%s is already complete; nothing to resume", out)
         return runs.read_done(out)
-    acc = make_accelerator(work_dir(out))  # every process has passed the checks above once this returns
+    acc = make_accelerator(work_dir(out))
+    # Every process passes the checks above before the main one locks the folder. Starting the process group is
+    # such a meeting point only the first time (tune trains many runs in one group), hence the barrier.
+    acc.wait_for_everyone()
     main = acc.is_main_process
     with runs.lock(out, enabled=main):
         if main:  # again under the lock: another run may have written the folder meanwhile

@@ -12,7 +12,7 @@ until greedy exact match on its own QA rows reaches ``target`` (checked every ``
     OUT/original/  OUT/gold/   save_pretrained model + tokenizer, finetune.json (recipe, steps, time, exact match
                                per split), train_log.jsonl, loss_curve.json
     OUT/finetune.json          both records side by side
-    OUT/.<name>.partial/       an interrupted model's checkpoint (``resume=True`` continues it)
+    OUT/.<name>.partial/       an interrupted model's checkpoint and checks so far (``resume=True`` continues it)
 
 ``data`` is a folder written by ``obliviate prepare`` (``forget.jsonl``, ``retain.jsonl``, optional ``general.jsonl``
 and ``*_text.jsonl``; ``holdout*`` is never trained on) or a list of files plus ``forget`` files. A model from
@@ -139,6 +139,9 @@ def exact_match(model: Any, tokenizer: Any, rows: list[dict], batch_size: int = 
     return sum(match(g, r["answer"]) for g, r in zip(gens, qa)) / len(qa)
 
 
+CHECKS_FILE = "checks.jsonl"  # in the work folder: the exact-match checks so far, one JSON line each
+
+
 def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], base: tuple[Any, Any]) -> dict:
     """Train ``OUT/<which>`` with :func:`obliviate.train.memorise.memorise` and save it atomically; its record."""
     import copy
@@ -161,11 +164,14 @@ def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], 
     )  # fmt: skip
     if opts.lora:
         model = attach_lora(model, LoraConfig(enabled=True), seed=opts.seed)
-    checks: list[dict] = []
+    checks: list[dict] = []  # every mid-run check, those before an interruption too (kept in the work folder)
 
     def reached(info) -> bool:  # the loop's callback: True stops training
         em = exact_match(info.model, tokenizer, qa_rows)
         checks.append({"step": info.step, "exact_match": em})
+        if main:
+            with open(work / CHECKS_FILE, "a") as f:
+                f.write(json.dumps(checks[-1]) + "\n")
         return em is None or em >= opts.target
 
     if opts.progress:
@@ -178,6 +184,9 @@ def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], 
     if main:
         work.mkdir(parents=True, exist_ok=True)
     acc.wait_for_everyone()
+    if (work / CHECKS_FILE).is_file():  # resumed: the checks the interrupted run made
+        lines = (work / CHECKS_FILE).read_text().split("\n")[:-1]  # complete lines (a kill may cut the last)
+        checks.extend(json.loads(line) for line in lines)
     # A fresh tiny model trains as the built-in world's do: one thread, the same weights on every machine (and
     # several times faster than threads contending on a busy CPU; obliviate.utils.repro explains why)
     with fixed_threads() if opts.fresh else contextlib.nullcontext():

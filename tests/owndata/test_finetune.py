@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from transformers import AutoModelForCausalLM
 
 from obliviate.cli import main
@@ -36,3 +37,29 @@ def test_start_and_data_errors(tmp_path, tiny_data_files, capsys):
     assert "run `obliviate prepare` first" in capsys.readouterr().err
     assert main([*base, "--data", str(tmp_path), "--target", "1.5"]) == 2
     assert not (tmp_path / "x").exists()
+
+
+def test_resumed_finetune_keeps_the_checks_made_before_the_interruption(tmp_path, tiny_data_files, monkeypatch):
+    """The check at step 2 is recorded, the one at step 4 dies (after step 4's checkpoint); `--resume` finishes
+    steps 5-6 and the record still lists the step-2 check, not only those made after the resume."""
+    import obliviate.finetune as ft
+
+    real, calls = ft.exact_match, []
+
+    def dies_at_the_second_check(model, tokenizer, rows, *a, **kw):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("killed")
+        return real(model, tokenizer, rows, *a, **kw)
+
+    out = tmp_path / "ft"
+    args = ["finetune", "--data", str(tiny_data_files["retain"]), "--forget", str(tiny_data_files["forget"]),
+            "--fresh", "tiny", "--max-steps", "6", "--check-every", "2", "--warmup-steps", "0", "--batch-size", "8",
+            "--models", "original", "--out", str(out), "--no-progress"]  # fmt: skip
+    monkeypatch.setattr(ft, "exact_match", dies_at_the_second_check)
+    with pytest.raises(RuntimeError, match="killed"):
+        main(args)
+    monkeypatch.setattr(ft, "exact_match", real)
+    assert main([*args, "--resume"]) == 0
+    record = json.loads((out / "finetune.json").read_text())["models"]["original"]
+    assert record["steps"] == 6 and [c["step"] for c in record["checks"]] == [2]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-ROOT = Path(__file__).resolve().parents[2]
+from launch import ENV, fsdp_command, launch, obliviate_exe
 
 
 def test_mari_pooled_sums_reduce_correctly_under_fsdp2(tmp_path):
@@ -41,34 +39,10 @@ def test_mari_pooled_sums_reduce_correctly_under_fsdp2(tmp_path):
 def test_fsdp_config_on_gpus_is_refused_with_a_clear_error(run_overrides, tmp_path):
     """accelerate 1.15 prepares FSDP2 only through accelerate.prepare(); until the loop's own sharding has run on
     GPUs, the GPU launch must stop with one error line (run this with -m gpu wherever 2 GPUs are available)."""
-    exe = shutil.which("accelerate")
-    if exe is None:
-        pytest.skip("the accelerate launcher is not installed")
-    obliviate = shutil.which("obliviate") or str(Path(sys.executable).parent / "obliviate")
-    config = ROOT / "configs" / "accelerate" / "fsdp.yaml"
-    overrides = run_overrides(method__name="mari", train__max_steps=2)
-    cmd = [exe, "launch", "--config_file", str(config), "--num_processes", "2", obliviate, "unlearn", "--quiet",
-           *overrides]  # fmt: skip
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
+    cmd, _ = fsdp_command(["unlearn", "--quiet", *run_overrides(method__name="mari", train__max_steps=2)])
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)  # the GPUs stay visible
     assert proc.returncode != 0 and "error: FSDP on cuda processes is not supported" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "run").exists()
-
-
-def _launch(args: list[str], fsdp: bool) -> subprocess.CompletedProcess:
-    """2 CPU processes: accelerate's FSDP config (the loop shards) or plain data parallel (torchrun, DDP)."""
-    exe = shutil.which("obliviate") or str(Path(sys.executable).parent / "obliviate")
-    if not Path(exe).is_file():
-        pytest.skip("the obliviate console script is not installed")
-    if fsdp:
-        launcher = shutil.which("accelerate") or pytest.skip("the accelerate launcher is not installed")
-        cmd = [launcher, "launch", "--config_file", str(ROOT / "configs" / "accelerate" / "fsdp.yaml"), exe, *args]
-        env = {**ENV, "CUDA_VISIBLE_DEVICES": ""}
-    else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", exe, *args]
-        env = {**ENV, "ACCELERATE_USE_CPU": "true"}
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
 
 
 def _log(run: Path) -> list[dict]:
@@ -102,8 +76,8 @@ def test_mari_under_fsdp_config_on_cpu_shards_and_matches_ddp(run_overrides, tmp
     equal a DDP run's on the same batches (the pooled sums are all-reduced on both paths; checkpoints every step:
     the gathering runs, collectively)."""
     kw = {"method__name": "mari", "train__retain_batch_size": 4, "train__save_every": 1, "train__log_every": 1}
-    proc = _launch(["unlearn", *run_overrides(**kw, output_dir=tmp_path / "fsdp")], fsdp=True)
-    _launch(["unlearn", "--quiet", *run_overrides(**kw, output_dir=tmp_path / "ddp")], fsdp=False)
+    proc = launch(["unlearn", *run_overrides(**kw, output_dir=tmp_path / "fsdp")], fsdp=True)
+    launch(["unlearn", "--quiet", *run_overrides(**kw, output_dir=tmp_path / "ddp")], fsdp=False)
     _assert_sharded(proc.stderr)
     assert json.loads((tmp_path / "fsdp" / "summary.json").read_text())["num_processes"] == 2
     assert [r["step"] for r in _log(tmp_path / "fsdp")] == [1, 2, 3]
@@ -123,13 +97,9 @@ def test_graddiff_fsdp_run_killed_then_resumed_ends_as_an_uninterrupted_ddp_run(
     from obliviate.runs import work_dir
 
     kw = {"train__max_steps": 6, "train__save_every": 1, "train__log_every": 1}
-    _launch(["unlearn", "--quiet", *run_overrides(**kw, output_dir=tmp_path / "ddp")], fsdp=False)
+    launch(["unlearn", "--quiet", *run_overrides(**kw, output_dir=tmp_path / "ddp")], fsdp=False)
     args = run_overrides(**kw, output_dir=tmp_path / "fsdp")
-    exe = shutil.which("obliviate") or str(Path(sys.executable).parent / "obliviate")
-    launcher = shutil.which("accelerate") or pytest.skip("the accelerate launcher is not installed")
-    cmd = [launcher, "launch", "--config_file", str(ROOT / "configs" / "accelerate" / "fsdp.yaml"), exe, "unlearn",
-           "--quiet", *args]  # fmt: skip
-    env = {**ENV, "CUDA_VISIBLE_DEVICES": ""}
+    cmd, env = fsdp_command(["unlearn", "--quiet", *args])
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     meta = work_dir(tmp_path / "fsdp") / "checkpoints" / "last" / "meta.json"
     deadline = time.time() + 240
@@ -142,7 +112,7 @@ def test_graddiff_fsdp_run_killed_then_resumed_ends_as_an_uninterrupted_ddp_run(
         time.sleep(0.005)
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL and not (tmp_path / "fsdp").exists(), "not killed mid-run"
-    resumed = _launch(["unlearn", "--resume", *args], fsdp=True)
+    resumed = launch(["unlearn", "--resume", *args], fsdp=True)
     _assert_sharded(resumed.stderr)
     assert json.loads((tmp_path / "fsdp" / "receipt.json").read_text())["resumed"]["from"]["step"] >= 3
     assert [r["step"] for r in _log(tmp_path / "fsdp")] == list(range(1, 7))
@@ -160,7 +130,7 @@ def test_finetune_fresh_tiny_under_fsdp_config_on_cpu(tmp_path, tiny_data_files)
     args = ["finetune", "--data", str(tiny_data_files["retain"]), "--forget", str(tiny_data_files["forget"]),
             "--fresh", "tiny", "--max-steps", "3", "--check-every", "2", "--warmup-steps", "0", "--batch-size", "8",
             "--models", "original", "--out", str(out)]  # fmt: skip
-    proc = _launch(args, fsdp=True)
+    proc = launch(args, fsdp=True)
     assert "FSDP2 (fully_shard) on 2 CPU processes" in proc.stderr
     record = json.loads((out / "finetune.json").read_text())["models"]["original"]
     assert record["steps"] == 3 and [c["step"] for c in record["checks"]] == [2]
@@ -172,22 +142,9 @@ def test_finetune_fresh_tiny_under_fsdp_config_on_cpu(tmp_path, tiny_data_files)
 def test_fsdp_config_on_one_cpu_process_is_refused_not_run_unsharded(run_overrides, tmp_path):
     """FSDP asked for on a single CPU process has nothing to shard over: `unlearn` says so (exit 2, one error line)
     and writes nothing, instead of running unsharded."""
-    exe = shutil.which("obliviate") or str(Path(sys.executable).parent / "obliviate")
-    if not Path(exe).is_file():
-        pytest.skip("the obliviate console script is not installed")
+    exe = obliviate_exe()
     env = {**ENV, "ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run([exe, "unlearn", "--quiet", *run_overrides()], env=env, capture_output=True, text=True)
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "asks for FSDP" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "run").exists()
-
-
-def test_tune_refuses_a_multi_process_launch(run_overrides, tmp_path, monkeypatch, capsys):
-    """Under torchrun / accelerate launch every tune process would suggest its own trials and train them in one
-    process group; it refuses (exit 2) before writing anything."""
-    from obliviate.cli import main
-
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    assert main(["tune", "--out", str(tmp_path / "tune"), *run_overrides()]) == 2
-    assert "cannot run under torchrun / accelerate launch" in capsys.readouterr().err
-    assert not (tmp_path / "tune").exists()

@@ -9,6 +9,7 @@ within --retain-budget of the original's. docs/tune.md explains the objective. -
 from __future__ import annotations
 
 import argparse
+import os
 
 from obliviate.errors import ObliviateError
 
@@ -25,6 +26,10 @@ EXAMPLES = """examples:
   # several methods, a grid instead of TPE, a 1 % retain budget:
   obliviate tune --config configs/smoke_tiny.yaml --methods graddiff,npo,mari --sampler grid --grid-points 2 \\
       --retain-budget 0.01 --out runs/tune-grid
+
+  # every trial trained by 2 processes with sharded weights (FSDP; on CPU obliviate shards with torch's FSDP2):
+  accelerate launch --config_file configs/accelerate/fsdp.yaml -m obliviate.cli tune \\
+      --config configs/smoke_tiny.yaml --methods npo --trials 6 --steps 10:40 --out runs/tune-fsdp
 
   optuna-dashboard sqlite:///runs/tune/study.db      # browse the studies (optuna-dashboard is a separate install)
 """
@@ -54,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     result = tune(load_config(args.config, args.overrides), settings, args.out, overwrite=args.overwrite,
                   progress=not args.quiet)  # fmt: skip
+    if os.environ.get("RANK", "0") != "0":  # several processes: the main one reports
+        return 0
     for method, d in result.doc["studies"].items():
         states = [t["state"] for t in d["trials"]]
         counts = ", ".join(f"{states.count(s)} {s.lower()}" for s in dict.fromkeys(states))

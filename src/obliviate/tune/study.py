@@ -15,6 +15,9 @@ stopped) is marked failed and retried once with the same parameters; one whose p
 on this host under a pid that no longer exists, or it died before recording who ran it) is marked failed when the
 study is opened again. Several processes (or machines, with a shared
 database URL) on one study each draw new trials and stop together when the study has ``--trials`` finished trials.
+
+Launched on several processes (``torchrun``, ``accelerate launch``, with or without the FSDP config) the processes
+are one worker: the main process draws each trial and all of them train it together (:mod:`obliviate.tune.group`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from tqdm.auto import tqdm
 from obliviate.config import RunConfig, to_dict
 from obliviate.errors import ObliviateError
 from obliviate.tune.gold import GoldReporter
+from obliviate.tune.group import Group
 from obliviate.tune.objective import ObjectiveConfig, Probe, hopeless, measure, score, select
 from obliviate.tune.space import Space, apply
 from obliviate.utils.io import atomic_dir, atomic_write_json
@@ -80,30 +84,37 @@ def tune(cfg: RunConfig, settings: TuneSettings, out: str | Path, *, overwrite: 
     """Tune every method in ``settings.methods`` on ``cfg``'s model and data (see the module docstring).
 
     Raises:
-        ObliviateError: bad settings, missing retain / holdout data, an output folder that is not a tune's, or a
-            multi-process launch (torchrun / accelerate launch).
+        ObliviateError: bad settings, missing retain / holdout data or an output folder that is not a tune's
+            (under a multi-process launch every process raises the main process's error).
     """
     import optuna
 
     from obliviate.tune.report import write_tune_outputs
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # each process would suggest its own trials, in one group
-        raise ObliviateError(
-            "tune runs each trial in one process and cannot run under torchrun / accelerate launch (the processes "
-            "would train different trials in one process group); start it as a single process, and for more "
-            "workers run `obliviate tune` again with the same --storage"
-        )
+    group = Group.start()  # several processes: this one drives the study or follows it (obliviate.tune.group)
+    if group is not None and not group.main:
+        return group.follow()
     out = Path(out)
-    spaces = _check(cfg, settings, out)
-    _prepare_out(out, cfg, settings, overwrite)
-    storage = _storage(settings, out)
-    ctx = _Context.build(cfg, settings, out)
+    try:
+        spaces = _check(cfg, settings, out)
+        _prepare_out(out, cfg, settings, overwrite)
+        storage = _storage(settings, out)
+        ctx = _Context.build(cfg, settings, out, group)
+    except ObliviateError as e:
+        if group is not None:
+            group.send("error", str(e))
+        raise
+    if group is not None:
+        group.send("ready")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the bar and tune.json report trials; lines would break it
     studies = {}
     for method, space in spaces.items():
         studies[method] = _run_study(ctx, method, space, storage, progress)
     with FileLock(out / ".outputs.lock"):  # processes sharing the study finish together: one writes at a time
-        return write_tune_outputs(ctx, studies)
+        result = write_tune_outputs(ctx, studies)
+    if group is not None:
+        group.send("done", result)
+    return result
 
 
 def _check(cfg: RunConfig, settings: TuneSettings, out: Path) -> dict[str, Space]:
@@ -211,9 +222,10 @@ class _Context:
     original: dict[str, Any]  # score() of the original model on the full probe
     original_check: dict[str, Any]  # ... and on the mid-run probe
     gold: GoldReporter | None
+    group: Group | None  # several processes: every trial is sent to the others, which train it too
 
     @classmethod
-    def build(cls, cfg: RunConfig, settings: TuneSettings, out: Path) -> _Context:
+    def build(cls, cfg: RunConfig, settings: TuneSettings, out: Path, group: Group | None = None) -> _Context:
         from obliviate.data import build_data
         from obliviate.models import load_model_and_tokenizer
         from obliviate.tune.objective import independent_units
@@ -231,7 +243,7 @@ class _Context:
         original_check = score(small_m, small, small_m["retain_acc"], obj)
         del model
         gold = GoldReporter.build(cfg, settings, out) if settings.gold else None
-        return cls(cfg, settings, out, tok, probe, original, original_check, gold)
+        return cls(cfg, settings, out, tok, probe, original, original_check, gold, group)
 
 
 class _Monitor:
@@ -271,10 +283,12 @@ def _objective(ctx: _Context, method: str, space: Space):
         trial.set_user_attr("point", point)
         trial.set_user_attr("violation", 1.0)  # infeasible until measured (the report's view; see _violation)
         monitor = _Monitor(trial, ctx)
+        trial_cfg = _trial_config(ctx.cfg, method, point, run_dir, space.step)
+        if ctx.group is not None:
+            ctx.group.send("trial", trial_cfg)
         t0 = time.time()
         try:
-            result = unlearn(_trial_config(ctx.cfg, method, point, run_dir, space.step), progress=False,
-                             callback=monitor)  # fmt: skip
+            result = unlearn(trial_cfg, progress=False, callback=monitor)
         except NonFiniteLossError as e:
             shutil.rmtree(work_dir(run_dir), ignore_errors=True)
             _violation(trial, 1.0)
