@@ -150,7 +150,7 @@ def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], 
     from obliviate.train.loop import make_accelerator
     from obliviate.train.lora import attach_lora, merge
     from obliviate.train.memorise import memorise
-    from obliviate.utils.io import atomic_dir, atomic_write_json, provenance
+    from obliviate.utils.io import atomic_dir, atomic_write_json, atomic_write_text, provenance
     from obliviate.utils.repro import fixed_threads
 
     out, work = Path(opts.out) / which, Path(opts.out) / f".{which}.partial"
@@ -184,9 +184,12 @@ def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], 
     if main:
         work.mkdir(parents=True, exist_ok=True)
     acc.wait_for_everyone()
-    if (work / CHECKS_FILE).is_file():  # resumed: the checks the interrupted run made
+    if (work / CHECKS_FILE).is_file():  # resumed: the checks the interrupted run made (a check the kill cut short
+        # is not repeated: the run resumes after that step's checkpoint)
         lines = (work / CHECKS_FILE).read_text().split("\n")[:-1]  # complete lines (a kill may cut the last)
         checks.extend(json.loads(line) for line in lines)
+        if main:  # drop a cut line, so that the next check starts a line of its own
+            atomic_write_text(work / CHECKS_FILE, "".join(f"{line}\n" for line in lines))
     # A fresh tiny model trains as the built-in world's do: one thread, the same weights on every machine (and
     # several times faster than threads contending on a busy CPU; obliviate.utils.repro explains why)
     with fixed_threads() if opts.fresh else contextlib.nullcontext():

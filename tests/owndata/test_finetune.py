@@ -40,26 +40,31 @@ def test_start_and_data_errors(tmp_path, tiny_data_files, capsys):
 
 
 def test_resumed_finetune_keeps_the_checks_made_before_the_interruption(tmp_path, tiny_data_files, monkeypatch):
-    """The check at step 2 is recorded, the one at step 4 dies (after step 4's checkpoint); `--resume` finishes
-    steps 5-6 and the record still lists the step-2 check, not only those made after the resume."""
+    """Checks every 2 of 10 steps; the checks at steps 4 and 8 die (after their step's checkpoint), and the first
+    kill also cuts a line being written. Each `--resume` continues after the checkpoint, and the record lists the
+    checks made before the interruptions (2, 6), not only those of the last call."""
     import obliviate.finetune as ft
 
     real, calls = ft.exact_match, []
 
-    def dies_at_the_second_check(model, tokenizer, rows, *a, **kw):
-        calls.append(len(rows))
-        if len(calls) == 2:
+    def dies_at_steps_4_and_8(model, tokenizer, rows, *a, **kw):
+        calls.append(len(rows))  # checks at 2, 4 (dies); after the resume at 6, 8 (dies)
+        if len(calls) in (2, 4):
             raise RuntimeError("killed")
         return real(model, tokenizer, rows, *a, **kw)
 
     out = tmp_path / "ft"
     args = ["finetune", "--data", str(tiny_data_files["retain"]), "--forget", str(tiny_data_files["forget"]),
-            "--fresh", "tiny", "--max-steps", "6", "--check-every", "2", "--warmup-steps", "0", "--batch-size", "8",
+            "--fresh", "tiny", "--max-steps", "10", "--check-every", "2", "--warmup-steps", "0", "--batch-size", "8",
             "--models", "original", "--out", str(out), "--no-progress"]  # fmt: skip
-    monkeypatch.setattr(ft, "exact_match", dies_at_the_second_check)
+    monkeypatch.setattr(ft, "exact_match", dies_at_steps_4_and_8)
     with pytest.raises(RuntimeError, match="killed"):
         main(args)
+    with open(out / ".original.partial" / ft.CHECKS_FILE, "a") as f:
+        f.write('{"step": 4, "exa')  # the kill cut this line short
+    with pytest.raises(RuntimeError, match="killed"):
+        main([*args, "--resume"])
     monkeypatch.setattr(ft, "exact_match", real)
     assert main([*args, "--resume"]) == 0
     record = json.loads((out / "finetune.json").read_text())["models"]["original"]
-    assert record["steps"] == 6 and [c["step"] for c in record["checks"]] == [2]
+    assert record["steps"] == 10 and [c["step"] for c in record["checks"]] == [2, 6]

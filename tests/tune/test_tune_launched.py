@@ -18,8 +18,8 @@ def _trials(out: Path) -> list[dict]:
     return json.loads((out / "tune.json").read_text())["studies"]["ga"]["trials"]
 
 
-def _steps(run: Path) -> list[int]:
-    return [json.loads(line)["step"] for line in (run / "train_log.jsonl").read_text().splitlines()]
+def _log(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
 
 
 def test_tune_under_fsdp_trains_every_trial_sharded_and_matches_a_ddp_tune(tmp_path, tune_argv):
@@ -29,7 +29,7 @@ def test_tune_under_fsdp_trains_every_trial_sharded_and_matches_a_ddp_tune(tmp_p
     fsdp = launch([a for a in tune_argv(tmp_path / "fsdp", *GRID) if a != "--quiet"], fsdp=True)  # the log lines
     launch(tune_argv(tmp_path / "ddp", *GRID), fsdp=False)
     assert fsdp.stderr.count("FSDP2 (fully_shard) on 2 CPU processes") == 2  # every trial (the main process logs)
-    assert fsdp.stdout.count("ga: ") == 1 and "error" not in fsdp.stderr
+    assert fsdp.stdout.count("ga: ") == 1 and "error:" not in fsdp.stderr and "Traceback" not in fsdp.stderr
     got, want = _trials(tmp_path / "fsdp"), _trials(tmp_path / "ddp")
     assert sorted(t["state"] for t in got) == ["COMPLETE", "PRUNED"]  # lr 1e-4 / 3e-2
     assert [(t["state"], t["point"]) for t in got] == [(t["state"], t["point"]) for t in want]
@@ -39,7 +39,10 @@ def test_tune_under_fsdp_trains_every_trial_sharded_and_matches_a_ddp_tune(tmp_p
             assert (a["scores"] or a["check"])[key] == pytest.approx(value, rel=1e-5, abs=1e-6), (a["number"], key)
         run = Path(a["run_dir"])
         assert json.loads((run / "summary.json").read_text())["num_processes"] == 2
-        assert _steps(run) == ([1, 2, 3, 4] if a["state"] == "COMPLETE" else [1, 2])  # pruned: both stopped at 2
+        log, want_log = _log(run), _log(Path(b["run_dir"]))
+        assert [r["step"] for r in log] == ([1, 2, 3, 4] if a["state"] == "COMPLETE" else [1, 2])  # pruned at 2
+        for r, w in zip(log, want_log, strict=True):
+            assert r["loss"] == pytest.approx(w["loss"], rel=1e-5) and r["grad_norm"] == pytest.approx(w["grad_norm"])
     assert (tmp_path / "fsdp" / "ga" / "selected" / "model").is_dir()
 
 

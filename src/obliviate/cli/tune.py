@@ -29,7 +29,7 @@ EXAMPLES = """examples:
 
   # every trial trained by 2 processes with sharded weights (FSDP; on CPU obliviate shards with torch's FSDP2):
   accelerate launch --config_file configs/accelerate/fsdp.yaml -m obliviate.cli tune \\
-      --config configs/smoke_tiny.yaml --methods npo --trials 6 --steps 10:40 --out runs/tune-fsdp
+      --config configs/smoke_tiny.yaml --methods graddiff --trials 6 --steps 10:40 --out runs/tune-fsdp
 
   optuna-dashboard sqlite:///runs/tune/study.db      # browse the studies (optuna-dashboard is a separate install)
 """

@@ -3,23 +3,27 @@ the main process drives the studies, every process trains every trial together.
 
 The main process alone checks the settings, measures the original model, talks to the Optuna storage (sampler,
 heartbeats, pruning), scores each trial and writes the outputs. Every message is a broadcast from it, received by
-the others at the same point:
+the others at the same point (waiting for the next message):
 
-    ("ready",) | ("error", message)   after its set-up: the others start following, or raise the same error
-    ("trial", RunConfig)              every process runs ``unlearn`` on that config together (data parallel or
-                                      sharded, as launched); the main process passes its Optuna monitor as the
-                                      callback, the others one that never votes to stop — the loop stops a run
-                                      when any process votes, so the monitor's pruning stops all of them
-    ("done", TuneResult)              outputs written: every process returns the same result
+    ("trial", RunConfig)    every process runs ``unlearn`` on that config together (data parallel or sharded, as
+                            launched); the main process passes its Optuna monitor as the callback, the others one
+                            that never votes to stop — the loop stops a run when any process votes, so the
+                            monitor's pruning stops all of them
+    ("done", TuneResult)    outputs written: every process returns the same result
+    ("error", message)      the main process failed while the others were waiting: they raise it too
 
-While the main process measures a trial (and a gold model, when given), the others wait in the next broadcast:
-that wait is bounded by the process group's timeout (torch's default: 30 minutes).
+An error the main process meets *inside* a trial's training (the others are then inside it as well) is not
+broadcast: that process exits and the launcher stops the rest. While the main process scores a trial (and a gold
+model, when given), the others wait in the next broadcast, within the process group's timeout (torch's defaults:
+30 minutes for gloo, on CPU; 10 minutes for NCCL, on GPUs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from obliviate.errors import ObliviateError
@@ -28,11 +32,12 @@ log = logging.getLogger(__name__)
 
 
 class Group:
-    """The launched processes, seen from ``tune``: :meth:`send` (main process) and :meth:`follow` (the others)."""
+    """The launched processes, seen from ``tune``: the main process sends, the others :meth:`follow`."""
 
     def __init__(self, acc: Any) -> None:
         self.acc = acc
         self.main = acc.is_main_process
+        self.training = False  # main process: a trial is being trained (the others are not waiting for a message)
 
     @classmethod
     def start(cls) -> Group | None:
@@ -47,6 +52,25 @@ class Group:
         """Main process: broadcast ``message`` to the others."""
         self._broadcast(message)
 
+    @contextlib.contextmanager
+    def trial(self, cfg: Any) -> Iterator[None]:
+        """Main process: send ``cfg``; the others train it while the body (the main process's ``unlearn``) runs.
+        An ObliviateError is raised on every process alike (a config, a non-finite loss): all wait again."""
+        self.send("trial", cfg)
+        self.training = True
+        try:
+            yield
+        except ObliviateError:
+            self.training = False
+            raise
+        self.training = False
+
+    def fail(self, error: Exception) -> None:
+        """Main process: pass ``error`` on to the others if they are waiting for a message (not inside a trial)."""
+        if not self.training:
+            text = str(error) if isinstance(error, ObliviateError) else f"the main process stopped: {error!r}"
+            self.send("error", text)
+
     def _broadcast(self, message: tuple | None) -> tuple:
         from accelerate.utils import broadcast_object_list
 
@@ -56,22 +80,25 @@ class Group:
         """Other processes: train each trial the main process sends; return its result when it is done.
 
         Raises:
-            ObliviateError: the main process's set-up failed (the same message).
+            ObliviateError: the main process failed (its message).
         """
         from obliviate.api import unlearn
 
-        message = self._broadcast(None)
-        if message[0] == "error":
-            raise ObliviateError(message[1])
         while True:
-            message = self._broadcast(None)
-            if message[0] == "done":
-                return message[1]
-            cfg = message[1]
+            kind, payload = self._broadcast(None)
+            if kind == "done":
+                return payload
+            if kind == "error":
+                raise ObliviateError(payload)
             try:
-                unlearn(cfg, progress=False, callback=_never_stop)
+                unlearn(payload, progress=False, callback=_never_stop)
             except ObliviateError as e:  # raised on every process alike (a config or a non-finite loss)
-                log.info("trial %s ended with an error (the main process records it): %s", cfg.output_dir, e)
+                log.info("trial %s ended with an error (the main process records it): %s", payload.output_dir, e)
+
+
+def together(procs: Group | None, cfg: Any) -> contextlib.AbstractContextManager:
+    """``procs.trial(cfg)``, or nothing to do for a single process."""
+    return procs.trial(cfg) if procs is not None else contextlib.nullcontext()
 
 
 def _never_stop(info: Any) -> bool:

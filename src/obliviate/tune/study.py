@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from obliviate.config import RunConfig, to_dict
 from obliviate.errors import ObliviateError
 from obliviate.tune.gold import GoldReporter
-from obliviate.tune.group import Group
+from obliviate.tune.group import Group, together
 from obliviate.tune.objective import ObjectiveConfig, Probe, hopeless, measure, score, select
 from obliviate.tune.space import Space, apply
 from obliviate.utils.io import atomic_dir, atomic_write_json
@@ -91,29 +91,27 @@ def tune(cfg: RunConfig, settings: TuneSettings, out: str | Path, *, overwrite: 
 
     from obliviate.tune.report import write_tune_outputs
 
-    group = Group.start()  # several processes: this one drives the study or follows it (obliviate.tune.group)
-    if group is not None and not group.main:
-        return group.follow()
+    procs = Group.start()  # several processes: this one drives the study or follows it (obliviate.tune.group)
+    if procs is not None and not procs.main:
+        return procs.follow()
     out = Path(out)
     try:
         spaces = _check(cfg, settings, out)
         _prepare_out(out, cfg, settings, overwrite)
         storage = _storage(settings, out)
-        ctx = _Context.build(cfg, settings, out, group)
-    except ObliviateError as e:
-        if group is not None:
-            group.send("error", str(e))
+        ctx = _Context.build(cfg, settings, out, procs)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the bar and tune.json report trials; lines break it
+        studies = {}
+        for method, space in spaces.items():
+            studies[method] = _run_study(ctx, method, space, storage, progress)
+        with FileLock(out / ".outputs.lock"):  # processes sharing the study finish together: one writes at a time
+            result = write_tune_outputs(ctx, studies)
+    except Exception as e:
+        if procs is not None:
+            procs.fail(e)  # the other processes raise it too instead of waiting for the next trial
         raise
-    if group is not None:
-        group.send("ready")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the bar and tune.json report trials; lines would break it
-    studies = {}
-    for method, space in spaces.items():
-        studies[method] = _run_study(ctx, method, space, storage, progress)
-    with FileLock(out / ".outputs.lock"):  # processes sharing the study finish together: one writes at a time
-        result = write_tune_outputs(ctx, studies)
-    if group is not None:
-        group.send("done", result)
+    if procs is not None:
+        procs.send("done", result)
     return result
 
 
@@ -222,10 +220,10 @@ class _Context:
     original: dict[str, Any]  # score() of the original model on the full probe
     original_check: dict[str, Any]  # ... and on the mid-run probe
     gold: GoldReporter | None
-    group: Group | None  # several processes: every trial is sent to the others, which train it too
+    procs: Group | None  # several processes: every trial is sent to the others, which train it too
 
     @classmethod
-    def build(cls, cfg: RunConfig, settings: TuneSettings, out: Path, group: Group | None = None) -> _Context:
+    def build(cls, cfg: RunConfig, settings: TuneSettings, out: Path, procs: Group | None = None) -> _Context:
         from obliviate.data import build_data
         from obliviate.models import load_model_and_tokenizer
         from obliviate.tune.objective import independent_units
@@ -243,7 +241,7 @@ class _Context:
         original_check = score(small_m, small, small_m["retain_acc"], obj)
         del model
         gold = GoldReporter.build(cfg, settings, out) if settings.gold else None
-        return cls(cfg, settings, out, tok, probe, original, original_check, gold, group)
+        return cls(cfg, settings, out, tok, probe, original, original_check, gold, procs)
 
 
 class _Monitor:
@@ -284,11 +282,10 @@ def _objective(ctx: _Context, method: str, space: Space):
         trial.set_user_attr("violation", 1.0)  # infeasible until measured (the report's view; see _violation)
         monitor = _Monitor(trial, ctx)
         trial_cfg = _trial_config(ctx.cfg, method, point, run_dir, space.step)
-        if ctx.group is not None:
-            ctx.group.send("trial", trial_cfg)
         t0 = time.time()
         try:
-            result = unlearn(trial_cfg, progress=False, callback=monitor)
+            with together(ctx.procs, trial_cfg):  # several processes: all of them train it
+                result = unlearn(trial_cfg, progress=False, callback=monitor)
         except NonFiniteLossError as e:
             shutil.rmtree(work_dir(run_dir), ignore_errors=True)
             _violation(trial, 1.0)
