@@ -74,14 +74,19 @@ def test_mari_under_fsdp_config_on_cpu_shards_and_matches_ddp(run_overrides, tmp
     """`accelerate launch --config_file configs/accelerate/fsdp.yaml obliviate unlearn` with mari on 2 CPU
     processes: the parameters are sharded, and the loss curve (every term, the gradient norm) and the saved weights
     equal a DDP run's on the same batches (the pooled sums are all-reduced on both paths; checkpoints every step:
-    the gathering runs, collectively)."""
-    kw = {"method__name": "mari", "train__retain_batch_size": 4, "train__save_every": 1, "train__log_every": 1}
+    the gathering runs, collectively; 2 micro-batches per step: FSDP's reduce-scatter waits for the last, as DDP's
+    all-reduce does)."""
+    kw = {"method__name": "mari", "train__retain_batch_size": 4, "train__save_every": 1, "train__log_every": 1,
+          "train__grad_accum": 2}  # fmt: skip
     proc = launch(["unlearn", *run_overrides(**kw, output_dir=tmp_path / "fsdp")], fsdp=True)
     launch(["unlearn", "--quiet", *run_overrides(**kw, output_dir=tmp_path / "ddp")], fsdp=False)
     _assert_sharded(proc.stderr)
     assert json.loads((tmp_path / "fsdp" / "summary.json").read_text())["num_processes"] == 2
     assert [r["step"] for r in _log(tmp_path / "fsdp")] == [1, 2, 3]
-    _assert_same_run(tmp_path / "fsdp", tmp_path / "ddp", atol=1e-6)
+    # The logged terms and gradient norms agree to 1e-5; the weights to 5e-5: with 2 micro-batches the two paths sum
+    # and divide the gradients in another order, and Adam's division by sqrt(v) blows that rounding up on near-zero
+    # gradients (tied-embedding rows of tokens the model finds improbable: 1.9e-5 after 3 steps, 1e-6 without)
+    _assert_same_run(tmp_path / "fsdp", tmp_path / "ddp", atol=5e-5)
 
 
 def test_graddiff_fsdp_run_killed_then_resumed_ends_as_an_uninterrupted_ddp_run(run_overrides, tmp_path):
