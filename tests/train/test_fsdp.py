@@ -83,9 +83,9 @@ def test_mari_under_fsdp_config_on_cpu_shards_and_matches_ddp(run_overrides, tmp
     _assert_sharded(proc.stderr)
     assert json.loads((tmp_path / "fsdp" / "summary.json").read_text())["num_processes"] == 2
     assert [r["step"] for r in _log(tmp_path / "fsdp")] == [1, 2, 3]
-    # The logged terms and gradient norms agree to 1e-5 rel. / 1e-6 abs.; the weights to 5e-5: with 2 micro-batches the two paths sum
-    # and divide the gradients in another order, and Adam's division by sqrt(v) blows that rounding up on near-zero
-    # gradients (tied-embedding rows of tokens the model finds improbable: 1.9e-5 after 3 steps, 1e-6 without)
+    # The logged terms and gradient norms agree to 1e-5 rel. / 1e-6 abs.; the weights to 5e-5: with 2 micro-batches
+    # the two paths sum and divide the gradients in another order, and Adam's division by sqrt(v) blows that rounding
+    # up on near-zero gradients (tied-embedding rows of improbable tokens: 1.9e-5 after 3 steps, 1e-6 without)
     _assert_same_run(tmp_path / "fsdp", tmp_path / "ddp", atol=5e-5)
 
 
