@@ -179,9 +179,9 @@ def train_one(opts: FinetuneOptions, which: str, splits: dict[str, list[dict]], 
     # Several processes (data parallel or FSDP): all train and evaluate, the main one writes and removes files.
     acc = make_accelerator()
     main = acc.is_main_process
-    if main and not opts.resume:
-        shutil.rmtree(work, ignore_errors=True)
     if main:
+        if not opts.resume:
+            shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True, exist_ok=True)
     acc.wait_for_everyone()
     if (work / CHECKS_FILE).is_file():  # resumed: the checks the interrupted run made (a check the kill cut short

@@ -59,10 +59,14 @@ def rows_to_data(
     return UnlearnData(ex, rex, None, rows, retain, None, {"forget": stats, "retain": rstats})
 
 
-def logged_time(log: str | Path) -> float | None:
-    """Training wall time recorded in a loop's ``train_log.jsonl``, summed over the successive runs that wrote it
-    (a resumed run starts its clock again); None for an empty log."""
-    rows = [json.loads(line) for line in Path(log).read_text().splitlines() if line.strip()]
+def _read_log(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def logged_time(log: str | Path | list[dict]) -> float | None:
+    """Training wall time recorded in a loop's ``train_log.jsonl`` (its path, or its rows), summed over the
+    successive runs that wrote it (a resumed run starts its clock again); None for an empty log."""
+    rows = log if isinstance(log, list) else _read_log(Path(log))
     # a new process starts where the step does not advance (a resume redoes steps) or the clock restarts
     ends = [a["time_s"] for a, b in zip(rows, rows[1:]) if b["step"] <= a["step"] or b["time_s"] < a["time_s"]]
     return round(sum(ends) + rows[-1]["time_s"], 2) if rows else None
@@ -107,11 +111,10 @@ def memorise(
     acc = loop_kwargs.get("accelerator")
     logged = None
     if run_dir is not None and (acc is None or acc.is_main_process):  # the main process writes the files
-        log = Path(run_dir) / "train_log.jsonl"
-        lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        lines = _read_log(Path(run_dir) / "train_log.jsonl")
         curve = [{"step": r["step"], "loss": r["loss"], "lr": r["lr"], "time_s": r["time_s"]} for r in lines]
         (Path(run_dir) / "loss_curve.json").write_text(json.dumps(curve) + "\n")
-        logged = logged_time(log)
+        logged = logged_time(lines)
     stats = data.stats["forget"]
     return {
         "steps": result.steps,

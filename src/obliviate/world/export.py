@@ -14,7 +14,8 @@ from obliviate.world.qa import guess_rates
 from obliviate.world.splits import PEOPLE_SPLITS, TRAIN_SPLITS, rows_for, split_people
 
 
-def _jsonl(path: Path, rows: list[dict]) -> None:
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    """``rows`` as one JSON object per line (UTF-8)."""
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
@@ -77,9 +78,9 @@ def export_world(cfg: WorldConfig, out: str | Path, *, overwrite: bool = False) 
         raise ObliviateError(f"export folder {str(out)!r} is not empty; choose a new folder or pass --overwrite")
     with atomic_dir(out) as tmp:
         for split in (*PEOPLE_SPLITS, "general"):
-            _jsonl(tmp / f"{split}.jsonl", rows_for(cfg, split, "qa"))
-            _jsonl(tmp / f"{split}_bio.jsonl", rows_for(cfg, split, "bio"))
+            write_jsonl(tmp / f"{split}.jsonl", rows_for(cfg, split, "qa"))
+            write_jsonl(tmp / f"{split}_bio.jsonl", rows_for(cfg, split, "bio"))
         for split in TRAIN_SPLITS:
-            _jsonl(tmp / f"{split}.jsonl", rows_for(cfg, split, "all"))
+            write_jsonl(tmp / f"{split}.jsonl", rows_for(cfg, split, "all"))
         (tmp / "world.json").write_text(json.dumps({**describe_world(cfg), **provenance()}, indent=2) + "\n")
     return out

@@ -92,13 +92,10 @@ def base_model_dir() -> Path:
     return cached_dir(src.parent / f"base-{digest}", build, marker="config.json")
 
 
-def _jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
 def prepared_dir(cfg: WorldConfig) -> Path:
     """The world's forget10 split in ``obliviate prepare``'s layout (what ``obliviate finetune --data`` reads)."""
     from obliviate.world.build import world_dir
+    from obliviate.world.export import write_jsonl
 
     files = {
         "forget": ("forget10", "qa"), "forget_text": ("forget10", "bio"), "retain": ("retain90", "qa"),
@@ -107,7 +104,7 @@ def prepared_dir(cfg: WorldConfig) -> Path:
 
     def build(tmp: Path) -> None:
         for name, (split, kind) in files.items():
-            _jsonl(tmp / f"{name}.jsonl", rows_for(cfg, split, kind))
+            write_jsonl(tmp / f"{name}.jsonl", rows_for(cfg, split, kind))
 
     return cached_dir(world_dir(cfg) / "smol-data", build, marker="forget.jsonl")
 
